@@ -1,0 +1,3 @@
+//! `ocimg`: the command-line tool.
+
+fn main() {}

@@ -1,0 +1,5 @@
+#![doc = include_str!("../README.md")]
+
+mod digester;
+
+pub use digester::{Digester, Measured};
