@@ -1,0 +1,1 @@
+//! Applying layers (being written)

@@ -1,0 +1,1 @@
+//! Creating layers (being written)
