@@ -1,0 +1,6 @@
+//! Integration tests of oci-layer.
+
+mod apply;
+mod create;
+mod hostile;
+mod roundtrip;

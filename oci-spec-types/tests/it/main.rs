@@ -1,0 +1,5 @@
+//! Integration tests of oci-spec-types.
+
+mod docker;
+mod types;
+mod validate;
