@@ -7,6 +7,7 @@ mod bench;
 mod conformance;
 mod demo;
 mod fuzz;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 
