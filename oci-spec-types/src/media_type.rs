@@ -141,6 +141,29 @@ impl MediaType {
         matches!(self.as_str(), IMAGE_INDEX | DOCKER_MANIFEST_LIST)
     }
 
+    /// Whether this is a known layer type: an OCI layer type or a Docker gzip layer type.
+    pub fn is_layer(&self) -> bool {
+        self.layer_compression().is_some()
+    }
+
+    /// Whether this is a non-distributable layer type: the deprecated OCI
+    /// `nondistributable` types (Y19, Y20) or the Docker foreign layer.
+    pub fn is_nondistributable_layer(&self) -> bool {
+        matches!(
+            self.as_str(),
+            LAYER_NONDISTRIBUTABLE_TAR
+                | LAYER_NONDISTRIBUTABLE_TAR_GZIP
+                | LAYER_NONDISTRIBUTABLE_TAR_ZSTD
+                | DOCKER_FOREIGN_LAYER_GZIP
+        )
+    }
+
+    /// Whether this is the OCI image config type or the Docker container config type,
+    /// whose content is an image config (M10, T5).
+    pub fn is_image_config(&self) -> bool {
+        matches!(self.as_str(), IMAGE_CONFIG | DOCKER_CONFIG)
+    }
+
     /// The compression of a known layer type, `None` when this is not a known layer type.
     pub fn layer_compression(&self) -> Option<Compression> {
         match self.as_str() {
@@ -237,5 +260,33 @@ mod tests {
             r#""application/vnd.example.thing+json""#
         );
         assert_eq!(mt.layer_compression(), None);
+        assert!(!mt.is_layer());
+    }
+
+    #[test]
+    fn predicates() {
+        for layer in OCI_LAYER_TYPES
+            .into_iter()
+            .chain([DOCKER_LAYER_GZIP, DOCKER_FOREIGN_LAYER_GZIP])
+        {
+            assert!(MediaType::from(layer).is_layer(), "{layer}");
+        }
+        let foreign: Vec<_> = OCI_LAYER_TYPES
+            .into_iter()
+            .chain([DOCKER_LAYER_GZIP, DOCKER_FOREIGN_LAYER_GZIP])
+            .filter(|t| MediaType::from(*t).is_nondistributable_layer())
+            .collect();
+        assert_eq!(
+            foreign,
+            [
+                LAYER_NONDISTRIBUTABLE_TAR,
+                LAYER_NONDISTRIBUTABLE_TAR_GZIP,
+                LAYER_NONDISTRIBUTABLE_TAR_ZSTD,
+                DOCKER_FOREIGN_LAYER_GZIP
+            ]
+        );
+        assert!(MediaType::from(DOCKER_CONFIG).is_image_config());
+        assert!(!MediaType::from(EMPTY).is_image_config());
+        assert!(!MediaType::from(IMAGE_CONFIG).is_layer());
     }
 }
