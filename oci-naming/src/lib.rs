@@ -1,1 +1,23 @@
 #![doc = include_str!("../README.md")]
+
+mod discovery;
+mod glob;
+pub mod grammar;
+mod http;
+mod reference;
+mod registries;
+
+pub use discovery::{
+    Attempt, CAS_TEMPLATE_PROTOCOL, DiscoverError, Discoverer, Discovery, Engine, Entry,
+    HostBasedName, INDEX_MEDIA_TYPE, INDEX_TEMPLATE_PROTOCOL, Limits, LocalConfig, NameError,
+    REF_ENGINES_MEDIA_TYPE, REF_NAME_ANNOTATION, WELL_KNOWN_PATH, expand_template,
+};
+pub use http::{Client, ClientOptions, FetchError, Fetched};
+pub use reference::{
+    AnyReference, BadPattern, DEFAULT_DOMAIN, DEFAULT_TAG, Dialect, Error, LEGACY_DEFAULT_DOMAIN,
+    NAME_TOTAL_LENGTH_MAX, OFFICIAL_REPO_PREFIX, Reference, familiar_match, parse_digest,
+};
+pub use registries::{
+    ConfError, ConfigLocations, Mirror, PullFromMirror, PullSource, Rationale, RegistriesConf,
+    Registry, Resolution, ResolveError, ShortNameMode, ref_matching_prefix,
+};

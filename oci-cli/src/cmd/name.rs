@@ -1,10 +1,270 @@
-//! (being written)
+//! `ocimg name parse|resolve|discover`: image names as references, as registries.conf
+//! rewrites them, and as DNS-federated discovery finds them.
+
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use oci_naming::{
+    Client, ClientOptions, ConfigLocations, DiscoverError, Discoverer, HostBasedName, Limits,
+    LocalConfig, RegistriesConf,
+};
+use serde_json::{Value, json};
 
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is being written")
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Parse and normalize a reference (docker.io, library/ added; no default tag).
+    Parse(ParseArgs),
+    /// List the physical references a pull would try, in order (mirrors first).
+    Resolve(ResolveArgs),
+    /// Find the ref engines, CAS engines and index entries of a host-based name.
+    Discover(DiscoverArgs),
+}
+
+/// Which implementation's reference rules to follow.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DialectArg {
+    /// github.com/distribution/reference.
+    Distribution,
+    /// containers/image 5.23, as skopeo 1.9 parses.
+    ContainersImage,
+}
+
+#[derive(Debug, clap::Args)]
+struct ParseArgs {
+    /// The reference.
+    reference: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// The grammar to follow.
+    #[arg(long, value_enum, default_value = "distribution")]
+    dialect: DialectArg,
+}
+
+#[derive(Debug, clap::Args)]
+struct ResolveArgs {
+    /// The reference, short or fully qualified.
+    reference: String,
+    /// The registries.conf to read (default: as containers/image chooses).
+    #[arg(long, value_name = "FILE")]
+    registries_conf: Option<PathBuf>,
+    /// The only drop-in directory to read (default: the system and user registries.conf.d).
+    #[arg(long, value_name = "DIR")]
+    registries_conf_dir: Option<PathBuf>,
+    /// Print one JSON array.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct DiscoverArgs {
+    /// The name: HOST/PATH[#FRAGMENT].
+    name: String,
+    /// Allow plain http for the well-known URI and for engine URIs.
+    #[arg(long)]
+    insecure: bool,
+    /// Connect to ADDR:PORT whenever HOST is asked for (repeatable).
+    #[arg(long, value_name = "HOST=ADDR:PORT")]
+    resolve: Vec<String>,
+    /// A ref-engine-discovery.json to consult before the network (default: the XDG
+    /// configuration directories).
+    #[arg(long, value_name = "FILE")]
+    discovery_config: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    match args.command {
+        Command::Parse(a) => parse(a),
+        Command::Resolve(a) => resolve(a),
+        Command::Discover(a) => discover(a),
+    }
+}
+
+fn parse(args: ParseArgs) -> anyhow::Result<Outcome> {
+    let dialect = match args.dialect {
+        DialectArg::Distribution => oci_naming::Dialect::Distribution,
+        DialectArg::ContainersImage => oci_naming::Dialect::ContainersImage,
+    };
+    let r = match dialect.parse_normalized(&args.reference) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ocimg: {e}");
+            if args.json {
+                crate::print_json(&json!({"error": e.to_string()}))?;
+            }
+            return Ok(Outcome::CheckFailed);
+        }
+    };
+    let familiar = r.familiar().to_string();
+    if args.json {
+        crate::print_json(&json!({
+            "domain": r.domain(),
+            "path": r.path(),
+            "tag": r.tag(),
+            "digest": r.digest(),
+            "name": r.name(),
+            "familiar": familiar,
+        }))?;
+    } else {
+        println!("reference: {r}");
+        println!("name:      {}", r.name());
+        println!("domain:    {}", r.domain());
+        println!("path:      {}", r.path());
+        println!("tag:       {}", r.tag().unwrap_or("-"));
+        println!("digest:    {}", r.digest().unwrap_or("-"));
+        println!("familiar:  {familiar}");
+    }
+    Ok(Outcome::Ok)
+}
+
+fn resolve(args: ResolveArgs) -> anyhow::Result<Outcome> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let locations = ConfigLocations::containers_default(
+        args.registries_conf.as_deref(),
+        args.registries_conf_dir.as_deref(),
+        home.as_deref(),
+    );
+    let conf = RegistriesConf::load(&locations)?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let resolution = match conf.resolve(&args.reference, interactive) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ocimg: {e}");
+            if args.json {
+                crate::print_json(&json!({"error": e.to_string()}))?;
+            }
+            // Every resolve error is a refused name (blocked, ambiguous, invalid).
+            return Ok(Outcome::CheckFailed);
+        }
+    };
+    if resolution.needs_choice {
+        eprintln!(
+            "ocimg: {:?} is a short name with several candidates; a pull would ask which one to use",
+            args.reference
+        );
+    }
+    for b in &resolution.blocked {
+        eprintln!("ocimg: {b} is blocked in the registries configuration, left out");
+    }
+    if args.json {
+        crate::print_json(&resolution.sources)?;
+    } else {
+        for s in &resolution.sources {
+            let mut line = s.reference.clone();
+            if s.mirror {
+                line.push_str("  (mirror)");
+            }
+            if s.insecure {
+                line.push_str("  (insecure)");
+            }
+            println!("{line}");
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn parse_resolve(spec: &str) -> anyhow::Result<(String, SocketAddr)> {
+    let (host, addr) = spec
+        .split_once('=')
+        .with_context(|| format!("--resolve {spec:?}: expected HOST=ADDR:PORT"))?;
+    anyhow::ensure!(!host.is_empty(), "--resolve {spec:?}: empty host");
+    let addr: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("--resolve {spec:?}: {addr:?} is not ADDR:PORT"))?;
+    Ok((host.to_owned(), addr))
+}
+
+fn discover(args: DiscoverArgs) -> anyhow::Result<Outcome> {
+    let connect_to = args
+        .resolve
+        .iter()
+        .map(|s| parse_resolve(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let name = match HostBasedName::parse(&args.name) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("ocimg: {e}");
+            if args.json {
+                crate::print_json(&json!({"error": e.to_string()}))?;
+            }
+            return Ok(Outcome::CheckFailed);
+        }
+    };
+    let local = match &args.discovery_config {
+        Some(file) => LocalConfig::load_file(file)?,
+        None => LocalConfig::load_xdg()?,
+    };
+    let client = Client::new(ClientOptions {
+        insecure: args.insecure,
+        connect_to,
+        ..ClientOptions::default()
+    });
+    let discoverer = Discoverer::new(client, local, Limits::default());
+    let found = match discoverer.discover(&name) {
+        Ok(found) => found,
+        Err(e) => {
+            match &e {
+                DiscoverError::NotFound { name, attempts, .. } => {
+                    for a in attempts {
+                        eprintln!("ocimg: {}: {}", a.host, a.error);
+                    }
+                    eprintln!("ocimg: no ref engine resolved {name:?}");
+                }
+                DiscoverError::Config { .. } => eprintln!("ocimg: {e}"),
+            }
+            if args.json {
+                crate::print_json(&json!({"error": e.to_string()}))?;
+            }
+            return Ok(match e {
+                DiscoverError::NotFound {
+                    index_seen: true, ..
+                } => Outcome::CheckFailed,
+                DiscoverError::NotFound { .. } | DiscoverError::Config { .. } => Outcome::IoFailed,
+            });
+        }
+    };
+    for a in &found.tried {
+        eprintln!("ocimg: {} did not answer: {}", a.host, a.error);
+    }
+    let raw = |engines: &[oci_naming::Engine]| -> Vec<Value> {
+        engines.iter().map(|e| e.raw.clone()).collect()
+    };
+    if args.json {
+        crate::print_json(&json!({
+            "name": found.name,
+            "answeredBy": found.answered_by,
+            "tried": found.tried.iter().map(|a| a.host.clone()).collect::<Vec<_>>(),
+            "refEngines": raw(&found.ref_engines),
+            "casEngines": raw(&found.cas_engines),
+            "entries": found.entries.iter().map(|e| e.descriptor.clone()).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        println!("answered by: {}", found.answered_by);
+        for a in &found.tried {
+            println!("tried:       {}", a.host);
+        }
+        println!("index:       {}", found.index_url);
+        for e in &found.entries {
+            println!(
+                "entry:       {} {} {}",
+                e.digest.as_str(),
+                e.media_type,
+                e.size
+            );
+        }
+    }
+    Ok(Outcome::Ok)
 }

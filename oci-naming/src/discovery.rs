@@ -1,0 +1,708 @@
+//! Ref-engine discovery (the OCI discovery drafts): a DNS name publishes, at
+//! `https://HOST/.well-known/oci-host-ref-engines`, where the images named under it live;
+//! a parent domain answers for its subdomains unless they publish their own.
+//!
+//! Discovery only says where content may be. Trust comes from digests: whoever fetches a
+//! blob through a CAS engine verifies it before storing it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use iri_string::spec::UriSpec;
+use iri_string::template::UriTemplateStr;
+use iri_string::template::simple_context::SimpleContext;
+use iri_string::types::{UriAbsoluteStr, UriReferenceStr};
+use oci_spec_types::Digest;
+use serde_json::Value;
+
+use crate::http::{Client, FetchError};
+
+/// The media type of a ref-engines object.
+pub const REF_ENGINES_MEDIA_TYPE: &str = "application/vnd.oci.ref-engines.v1+json";
+/// The media type of an image index.
+pub const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+/// The path of the well-known URI.
+pub const WELL_KNOWN_PATH: &str = "/.well-known/oci-host-ref-engines";
+/// The ref-engine protocol implemented here.
+pub const INDEX_TEMPLATE_PROTOCOL: &str = "oci-index-template-v1";
+/// The CAS-engine protocol implemented here.
+pub const CAS_TEMPLATE_PROTOCOL: &str = "oci-cas-template-v1";
+/// The annotation that entries are selected by.
+pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
+
+/// Why a string is not a host-based image name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid host-based image name {name:?}: {reason}")]
+pub struct NameError {
+    /// The input.
+    pub name: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+/// `host "/" path-rootless [ "#" fragment ]`, as the drafts define host-based names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostBasedName {
+    name: String,
+    host: String,
+    path: String,
+    fragment: String,
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn is_sub_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+    )
+}
+
+/// RFC 3986 `pchar`s plus `extra`, with `%XX` escapes checked.
+fn is_pchars(s: &str, extra: &[u8]) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'%' {
+            if i + 2 >= b.len() {
+                return false;
+            }
+            if !(b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        if !(is_unreserved(c) || is_sub_delim(c) || c == b':' || c == b'@' || extra.contains(&c)) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+fn is_ipv4(s: &str) -> bool {
+    s.parse::<std::net::Ipv4Addr>().is_ok()
+}
+
+impl HostBasedName {
+    /// Parses a name; hosts are DNS names (letters, digits, hyphens, dots), IPv4
+    /// addresses or bracketed IPv6 addresses, without port.
+    pub fn parse(name: &str) -> Result<HostBasedName, NameError> {
+        let fail = |reason| {
+            Err(NameError {
+                name: name.to_owned(),
+                reason,
+            })
+        };
+        let (before, fragment) = match name.split_once('#') {
+            Some((b, f)) => (b, f),
+            None => (name, ""),
+        };
+        let Some((host, path)) = before.split_once('/') else {
+            return fail("no '/' after the host");
+        };
+        if host.is_empty() {
+            return fail("empty host");
+        }
+        if let Some(inner) = host.strip_prefix('[') {
+            let Some(addr) = inner.strip_suffix(']') else {
+                return fail("unclosed '[' in host");
+            };
+            if addr.parse::<std::net::Ipv6Addr>().is_err() {
+                return fail("bracketed host is not an IPv6 address");
+            }
+        } else {
+            if host.contains(':') {
+                return fail("a port is not part of a host-based name");
+            }
+            let dns_ok = host.split('.').all(|label| {
+                let b = label.as_bytes();
+                !b.is_empty()
+                    && b.len() <= 63
+                    && b[0].is_ascii_alphanumeric()
+                    && b[b.len() - 1].is_ascii_alphanumeric()
+                    && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+            });
+            if !dns_ok || host.len() > 253 {
+                return fail("host is not a DNS name or IP address");
+            }
+        }
+        if path.is_empty() || path.starts_with('/') {
+            return fail("empty path");
+        }
+        if !is_pchars(path, b"/") {
+            return fail("path holds characters outside RFC 3986 path-rootless");
+        }
+        if !is_pchars(fragment, b"/?") {
+            return fail("fragment holds characters outside RFC 3986 fragment");
+        }
+        Ok(HostBasedName {
+            name: name.to_owned(),
+            host: host.to_ascii_lowercase(),
+            path: path.to_owned(),
+            fragment: fragment.to_owned(),
+        })
+    }
+
+    /// The whole name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The host (lowercased).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The path after the host.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The fragment, empty when there is none.
+    pub fn fragment(&self) -> &str {
+        &self.fragment
+    }
+
+    /// The hosts asked, in order: the host, then its DNS ancestors down to (not including)
+    /// the top-level domain. IP literals and single labels have no ancestors.
+    pub fn ancestors(&self) -> Vec<String> {
+        let host = &self.host;
+        if host.starts_with('[') || is_ipv4(host) {
+            return vec![host.clone()];
+        }
+        let labels: Vec<&str> = host.split('.').collect();
+        if labels.len() <= 1 {
+            return vec![host.clone()];
+        }
+        (0..labels.len() - 1)
+            .map(|i| labels[i..].join("."))
+            .collect()
+    }
+}
+
+/// One engine of a ref-engines object, with the URI its relative references resolve
+/// against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engine {
+    /// The engine object as published.
+    pub raw: Value,
+    /// Its `uri` template.
+    pub uri: String,
+    /// The absolute URL of the document it was found in; `None` for local configuration
+    /// (where templates must expand to absolute URLs).
+    pub base: Option<String>,
+}
+
+/// An index entry selected by the fragment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The descriptor as published (unknown fields kept).
+    pub descriptor: Value,
+    /// Its media type.
+    pub media_type: String,
+    /// Its digest.
+    pub digest: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+    /// CAS engines the entry itself names (they apply to its content first).
+    pub cas_engines: Vec<Engine>,
+}
+
+/// A host that did not answer, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The host (or `config:FILE` for local configuration).
+    pub host: String,
+    /// Why it gave nothing.
+    pub error: String,
+}
+
+/// What discovery found for a name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovery {
+    /// The name.
+    pub name: String,
+    /// The host whose ref-engines object answered, or `config:FILE` for local
+    /// configuration.
+    pub answered_by: String,
+    /// The hosts asked before it, with their failures.
+    pub tried: Vec<Attempt>,
+    /// The supported ref engines of the answering object.
+    pub ref_engines: Vec<Engine>,
+    /// The supported CAS engines of the answering object.
+    pub cas_engines: Vec<Engine>,
+    /// The URL of the index that gave the entries.
+    pub index_url: String,
+    /// The index entries whose ref name is the fragment (every entry without fragment).
+    pub entries: Vec<Entry>,
+}
+
+/// Why discovery found nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiscoverError {
+    /// No host (nor local configuration) led to a matching index entry.
+    #[error("no ref engine resolved {name:?} ({})", describe(attempts))]
+    NotFound {
+        /// The name.
+        name: String,
+        /// Every failed attempt, in order.
+        attempts: Vec<Attempt>,
+        /// Some ref engine returned an index (so the name is rejected rather than
+        /// unreachable).
+        index_seen: bool,
+    },
+    /// A discovery configuration file is unusable.
+    #[error("discovery configuration {path}: {message}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn describe(attempts: &[Attempt]) -> String {
+    if attempts.is_empty() {
+        return "nothing to ask".to_owned();
+    }
+    attempts
+        .iter()
+        .map(|a| format!("{}: {}", a.host, a.error))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Size limits of discovery documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A ref-engines object.
+    pub ref_engines: u64,
+    /// An index returned by a ref engine.
+    pub index: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            ref_engines: 1 << 20,
+            index: 4 << 20,
+        }
+    }
+}
+
+/// Local configuration: regular expressions over names mapped to ref-engines objects
+/// (`application/vnd.oci.regexp-ref-engines.v1+json`).
+#[derive(Debug, Clone, Default)]
+pub struct LocalConfig {
+    entries: BTreeMap<String, (regex::Regex, Value, PathBuf)>,
+}
+
+impl LocalConfig {
+    /// Reads one file.
+    pub fn load_file(path: &Path) -> Result<LocalConfig, DiscoverError> {
+        let mut config = LocalConfig::default();
+        config.merge_file(path, true)?;
+        Ok(config)
+    }
+
+    /// Reads `oci-discovery/ref-engine-discovery.json` from `$XDG_CONFIG_HOME` (default
+    /// `~/.config`), then from each of `$XDG_CONFIG_DIRS` (default `/etc/xdg`); for each
+    /// key the most preferred directory wins. Missing files are skipped.
+    pub fn load_xdg() -> Result<LocalConfig, DiscoverError> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+            Some(home) => dirs.push(PathBuf::from(home)),
+            None => {
+                if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+                    dirs.push(PathBuf::from(home).join(".config"));
+                }
+            }
+        }
+        let config_dirs = std::env::var("XDG_CONFIG_DIRS")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "/etc/xdg".to_owned());
+        dirs.extend(
+            config_dirs
+                .split(':')
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from),
+        );
+        let mut config = LocalConfig::default();
+        for dir in dirs {
+            config.merge_file(&dir.join("oci-discovery/ref-engine-discovery.json"), false)?;
+        }
+        Ok(config)
+    }
+
+    /// Adds the keys of a file that earlier files did not set.
+    fn merge_file(&mut self, path: &Path, required: bool) -> Result<(), DiscoverError> {
+        let err = |message: String| DiscoverError::Config {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(()),
+            Err(e) => return Err(err(e.to_string())),
+        };
+        let value: Value = serde_json::from_slice(&text).map_err(|e| err(e.to_string()))?;
+        let Value::Object(map) = value else {
+            return Err(err("not a JSON object".into()));
+        };
+        for (key, object) in map {
+            if self.entries.contains_key(&key) {
+                continue;
+            }
+            let re = regex::Regex::new(&key)
+                .map_err(|e| err(format!("regular expression {key:?}: {e}")))?;
+            if !object.is_object() {
+                return Err(err(format!("value of {key:?} is not a ref-engines object")));
+            }
+            self.entries.insert(key, (re, object, path.to_path_buf()));
+        }
+        Ok(())
+    }
+
+    /// The ref-engines object of the longest matching regular expression (ties: the first
+    /// in byte order), with the file it came from.
+    pub fn lookup(&self, name: &str) -> Option<(&str, &Value, &Path)> {
+        let mut best: Option<(&String, &Value, &Path)> = None;
+        for (key, (re, object, path)) in &self.entries {
+            if re.is_match(name) && best.is_none_or(|(b, _, _)| key.len() > b.len()) {
+                best = Some((key, object, path));
+            }
+        }
+        best.map(|(k, v, p)| (k.as_str(), v, p))
+    }
+
+    /// True when no entries were loaded.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The supported engines of one kind in a ref-engines object.
+fn engines(object: &Value, key: &str, protocol: &str, base: Option<&str>) -> Vec<Engine> {
+    object
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter(|e| e.get("protocol").and_then(Value::as_str) == Some(protocol))
+                .filter_map(|e| {
+                    let uri = e.get("uri")?.as_str()?;
+                    Some(Engine {
+                        raw: e.clone(),
+                        uri: uri.to_owned(),
+                        base: base.map(str::to_owned),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Expands an RFC 6570 template and resolves the result against `base` (RFC 3986
+/// section 5); without a base the result must be absolute.
+pub fn expand_template(
+    template: &str,
+    variables: &[(&str, &str)],
+    base: Option<&str>,
+) -> Result<String, String> {
+    let t = UriTemplateStr::new(template).map_err(|e| format!("template {template:?}: {e}"))?;
+    let mut context = SimpleContext::new();
+    for (k, v) in variables {
+        context.insert(*k, *v);
+    }
+    let expanded = t
+        .expand::<UriSpec, _>(&context)
+        .map_err(|e| format!("template {template:?}: {e}"))?
+        .to_string();
+    let reference = UriReferenceStr::new(&expanded)
+        .map_err(|e| format!("template {template:?} gave {expanded:?}, not a URI: {e}"))?;
+    if let Ok(absolute) = UriAbsoluteStr::new(&expanded) {
+        return Ok(absolute.to_string());
+    }
+    let Some(base) = base else {
+        return Err(format!(
+            "template {template:?} gave the relative {expanded:?} and there is no base"
+        ));
+    };
+    let base_uri = UriAbsoluteStr::new(base.split('#').next().unwrap_or(base))
+        .map_err(|e| format!("base {base:?}: {e}"))?;
+    let resolved = reference.resolve_against(base_uri);
+    resolved
+        .ensure_rfc3986_normalizable()
+        .map_err(|e| format!("resolving {expanded:?} against {base:?}: {e}"))?;
+    Ok(resolved.to_string())
+}
+
+impl Engine {
+    /// Expands this engine's template with the variables and resolves it.
+    pub fn expand(&self, variables: &[(&str, &str)]) -> Result<String, String> {
+        expand_template(&self.uri, variables, self.base.as_deref())
+    }
+}
+
+impl Discovery {
+    /// The URLs to try for a blob, in order: the entry's own CAS engines, then the
+    /// answering object's. Templates that fail to expand are skipped.
+    pub fn cas_urls(&self, entry: Option<&Entry>, digest: &Digest) -> Vec<String> {
+        let vars = [
+            ("digest", digest.as_str()),
+            ("algorithm", digest.algorithm_name()),
+            ("encoded", digest.encoded()),
+        ];
+        let mut urls: Vec<String> = Vec::new();
+        let own = entry.map(|e| e.cas_engines.as_slice()).unwrap_or_default();
+        for engine in own.iter().chain(&self.cas_engines) {
+            if let Ok(url) = engine.expand(&vars)
+                && !urls.contains(&url)
+            {
+                urls.push(url);
+            }
+        }
+        urls
+    }
+}
+
+/// Discovery with one client, local configuration and limits.
+#[derive(Debug, Clone)]
+pub struct Discoverer {
+    client: Client,
+    local: LocalConfig,
+    limits: Limits,
+}
+
+/// The outcome of asking one ref-engines object.
+enum Asked {
+    Found(Box<Discovery>),
+    Failed { error: String, index_seen: bool },
+}
+
+impl Discoverer {
+    /// A discoverer; `local` is consulted before the network.
+    pub fn new(client: Client, local: LocalConfig, limits: Limits) -> Discoverer {
+        Discoverer {
+            client,
+            local,
+            limits,
+        }
+    }
+
+    /// The HTTP client (for fetching blobs through CAS URLs).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Fetches at most `limit` bytes from a URL (a CAS URL, say). The caller verifies the
+    /// bytes against the digest it expects before using them.
+    pub fn fetch(&self, url: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
+        Ok(self
+            .client
+            .get(url, "application/octet-stream, */*", limit)?
+            .body)
+    }
+
+    /// Finds the ref engines for a name and the index entries its fragment selects:
+    /// local configuration first, then the well-known URI of the host and of each DNS
+    /// ancestor in turn (https, then http when insecure).
+    pub fn discover(&self, name: &HostBasedName) -> Result<Discovery, DiscoverError> {
+        let mut attempts = Vec::new();
+        let mut index_seen = false;
+        if let Some((key, object, path)) = self.local.lookup(name.name()) {
+            let label = format!("config:{}", path.display());
+            match self.ask(name, object, None, &label, &mut Vec::new()) {
+                Asked::Found(mut d) => {
+                    d.tried = attempts;
+                    return Ok(*d);
+                }
+                Asked::Failed {
+                    error,
+                    index_seen: seen,
+                } => {
+                    index_seen |= seen;
+                    attempts.push(Attempt {
+                        host: label,
+                        error: format!("key {key:?}: {error}"),
+                    });
+                }
+            }
+        }
+        let schemes: &[&str] = if self.client.options().insecure {
+            &["https", "http"]
+        } else {
+            &["https"]
+        };
+        for host in name.ancestors() {
+            let mut errors = Vec::new();
+            for scheme in schemes {
+                let url = format!("{scheme}://{host}{WELL_KNOWN_PATH}");
+                let fetched =
+                    match self
+                        .client
+                        .get(&url, REF_ENGINES_MEDIA_TYPE, self.limits.ref_engines)
+                    {
+                        Ok(f) => f,
+                        Err(e) => {
+                            errors.push(e.to_string());
+                            continue;
+                        }
+                    };
+                let object: Value = match serde_json::from_slice(&fetched.body) {
+                    Ok(v @ Value::Object(_)) => v,
+                    Ok(_) => {
+                        errors.push(format!("{url}: not a JSON object"));
+                        continue;
+                    }
+                    Err(e) => {
+                        errors.push(format!("{url}: not JSON: {e}"));
+                        continue;
+                    }
+                };
+                let mut tried_so_far = attempts.clone();
+                match self.ask(name, &object, Some(&fetched.url), &host, &mut tried_so_far) {
+                    Asked::Found(d) => return Ok(*d),
+                    Asked::Failed {
+                        error,
+                        index_seen: seen,
+                    } => {
+                        index_seen |= seen;
+                        errors.push(error);
+                    }
+                }
+                break;
+            }
+            attempts.push(Attempt {
+                host,
+                error: errors.join("; "),
+            });
+        }
+        Err(DiscoverError::NotFound {
+            name: name.name().to_owned(),
+            attempts,
+            index_seen,
+        })
+    }
+
+    /// Tries the supported ref engines of one object in order.
+    fn ask(
+        &self,
+        name: &HostBasedName,
+        object: &Value,
+        base: Option<&str>,
+        label: &str,
+        tried: &mut Vec<Attempt>,
+    ) -> Asked {
+        let ref_engines = engines(object, "refEngines", INDEX_TEMPLATE_PROTOCOL, base);
+        let cas_engines = engines(object, "casEngines", CAS_TEMPLATE_PROTOCOL, base);
+        if ref_engines.is_empty() {
+            return Asked::Failed {
+                error: format!("no {INDEX_TEMPLATE_PROTOCOL} ref engine"),
+                index_seen: false,
+            };
+        }
+        let vars = [
+            ("name", name.name()),
+            ("host", name.host()),
+            ("path", name.path()),
+            ("fragment", name.fragment()),
+        ];
+        let mut errors = Vec::new();
+        let mut index_seen = false;
+        for engine in &ref_engines {
+            let url = match engine.expand(&vars) {
+                Ok(u) => u,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let fetched = match self.client.get(&url, INDEX_MEDIA_TYPE, self.limits.index) {
+                Ok(f) => f,
+                Err(e) => {
+                    errors.push(e.to_string());
+                    continue;
+                }
+            };
+            let entries = match select_entries(&fetched.body, name.fragment(), &fetched.url) {
+                Ok(e) => e,
+                Err(e) => {
+                    errors.push(format!("{}: {e}", fetched.url));
+                    continue;
+                }
+            };
+            index_seen = true;
+            if entries.is_empty() {
+                errors.push(format!(
+                    "{}: no entry has {REF_NAME_ANNOTATION} {:?}",
+                    fetched.url,
+                    name.fragment()
+                ));
+                continue;
+            }
+            return Asked::Found(Box::new(Discovery {
+                name: name.name().to_owned(),
+                answered_by: label.to_owned(),
+                tried: std::mem::take(tried),
+                ref_engines,
+                cas_engines,
+                index_url: fetched.url,
+                entries,
+            }));
+        }
+        Asked::Failed {
+            error: errors.join("; "),
+            index_seen,
+        }
+    }
+}
+
+/// Parses an index and selects its entries by ref name.
+fn select_entries(body: &[u8], fragment: &str, base: &str) -> Result<Vec<Entry>, String> {
+    let index: Value =
+        serde_json::from_slice(body).map_err(|e| format!("index is not JSON: {e}"))?;
+    let manifests = index
+        .get("manifests")
+        .and_then(Value::as_array)
+        .ok_or("index has no manifests array")?;
+    let mut out = Vec::new();
+    for (i, m) in manifests.iter().enumerate() {
+        let ref_name = m
+            .get("annotations")
+            .and_then(|a| a.get(REF_NAME_ANNOTATION))
+            .and_then(Value::as_str);
+        if !fragment.is_empty() && ref_name != Some(fragment) {
+            continue;
+        }
+        let media_type = m
+            .get("mediaType")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("/manifests/{i}: no mediaType"))?;
+        let digest_str = m
+            .get("digest")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("/manifests/{i}: no digest"))?;
+        let digest =
+            Digest::parse(digest_str).map_err(|e| format!("/manifests/{i}/digest: {e}"))?;
+        let size = m
+            .get("size")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| format!("/manifests/{i}: size is not a non-negative integer"))?;
+        let cas_engines = engines(m, "casEngines", CAS_TEMPLATE_PROTOCOL, Some(base));
+        out.push(Entry {
+            descriptor: m.clone(),
+            media_type: media_type.to_owned(),
+            digest,
+            size,
+            cas_engines,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,212 @@
+//! A small HTTP(S) client for discovery: HTTPS with the system's trusted roots, plain
+//! HTTP only when insecure, bounded bodies, timeouts and redirects, and curl-style
+//! `--connect-to` overrides so that tests and mirrors need no DNS.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ureq::ResponseExt as _;
+use ureq::tls::{RootCerts, TlsConfig};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+
+/// How the client behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// Plain `http://` URLs are allowed (TLS verification is never switched off).
+    pub insecure: bool,
+    /// Connections to a host (any port) go to this address instead; the `Host` header and
+    /// TLS server name stay the host's. Host names compare case-insensitively.
+    pub connect_to: Vec<(String, SocketAddr)>,
+    /// The whole request, redirects included.
+    pub timeout: Duration,
+    /// Establishing a connection.
+    pub connect_timeout: Duration,
+    /// Name lookups (those no `connect_to` entry covers).
+    pub resolve_timeout: Duration,
+    /// Redirects followed before giving up.
+    pub max_redirects: u32,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            insecure: false,
+            connect_to: Vec::new(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            resolve_timeout: Duration::from_secs(3),
+            max_redirects: 5,
+        }
+    }
+}
+
+/// Why a fetch failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The URL cannot be fetched (not http(s), or plain http without insecure).
+    #[error("{url}: refused URL ({reason})")]
+    Refused {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The server answered with a non-success status.
+    #[error("{url}: HTTP status {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The body is larger than allowed.
+    #[error("{url}: response larger than {limit} bytes")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// Redirects went on for too long (a loop, most likely).
+    #[error("{url}: more than {max} redirects")]
+    TooManyRedirects {
+        /// The URL.
+        url: String,
+        /// The limit.
+        max: u32,
+    },
+    /// Anything else on the way: name lookup, connection, TLS, timeout, protocol.
+    #[error("{url}: {message}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// The cause.
+        message: String,
+    },
+}
+
+/// A successful response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The URL that answered, after redirects (the base for relative references).
+    pub url: String,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct ConnectTo {
+    map: Vec<(String, SocketAddr)>,
+    fallback: DefaultResolver,
+}
+
+impl Resolver for ConnectTo {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        if let Some(host) = uri.host()
+            && let Some((_, addr)) = self.map.iter().find(|(h, _)| h.eq_ignore_ascii_case(host))
+        {
+            let mut out = self.fallback.empty();
+            out.push(*addr);
+            return Ok(out);
+        }
+        self.fallback.resolve(uri, config, timeout)
+    }
+}
+
+/// An HTTP(S) client with the limits of [`ClientOptions`].
+#[derive(Debug, Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    options: ClientOptions,
+}
+
+impl Client {
+    /// A client with these options.
+    pub fn new(options: ClientOptions) -> Client {
+        let config = ureq::Agent::config_builder()
+            .https_only(!options.insecure)
+            .proxy(None)
+            .timeout_global(Some(options.timeout))
+            .timeout_connect(Some(options.connect_timeout))
+            .timeout_resolve(Some(options.resolve_timeout))
+            .max_redirects(options.max_redirects)
+            .max_redirects_will_error(true)
+            .http_status_as_error(true)
+            .user_agent(concat!("ocimg/", env!("CARGO_PKG_VERSION")))
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::PlatformVerifier)
+                    .build(),
+            )
+            .build();
+        let resolver = ConnectTo {
+            map: options.connect_to.clone(),
+            fallback: DefaultResolver::default(),
+        };
+        let agent = ureq::Agent::with_parts(config, DefaultConnector::default(), resolver);
+        Client { agent, options }
+    }
+
+    /// The options the client was built with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// GETs `url` with an `Accept` header and returns at most `limit` bytes of body;
+    /// a longer body is an error, not a truncation.
+    pub fn get(&self, url: &str, accept: &str, limit: u64) -> Result<Fetched, FetchError> {
+        let refused = |reason: &str| FetchError::Refused {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("https") => {}
+            Some("http") if self.options.insecure => {}
+            Some("http") => return Err(refused("plain http needs --insecure")),
+            _ => return Err(refused("only http and https URLs are fetched")),
+        }
+        let map = |e: ureq::Error| match e {
+            ureq::Error::StatusCode(status) => FetchError::Status {
+                url: url.to_owned(),
+                status,
+            },
+            ureq::Error::BodyExceedsLimit(_) => FetchError::TooLarge {
+                url: url.to_owned(),
+                limit,
+            },
+            ureq::Error::TooManyRedirects => FetchError::TooManyRedirects {
+                url: url.to_owned(),
+                max: self.options.max_redirects,
+            },
+            ureq::Error::RequireHttpsOnly(_) => refused("redirect to plain http needs --insecure"),
+            other => FetchError::Transport {
+                url: url.to_owned(),
+                message: other.to_string(),
+            },
+        };
+        let mut response = self
+            .agent
+            .get(url)
+            .header("Accept", accept)
+            .call()
+            .map_err(map)?;
+        let final_url = response.get_uri().to_string();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(map)?;
+        Ok(Fetched {
+            url: final_url,
+            body,
+        })
+    }
+}
