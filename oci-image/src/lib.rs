@@ -1,1 +1,42 @@
 #![doc = include_str!("../README.md")]
+
+mod build;
+mod bundle;
+mod edit;
+mod fsck;
+mod gc;
+mod inspect;
+mod layout;
+mod name;
+mod resolve;
+mod tag;
+mod unpack;
+mod walk;
+
+pub use bundle::spec as runtime_spec;
+pub use bundle::{
+    BundleOptions, Conversion, ConvertError, DEFAULT_PATH, DEFAULT_TERM, HostIds, NoUserDb,
+    ROOTFS_DIR, RootfsFiles, SeedError, UserDb, VOLUMES_DIR, Volume, runtime_config, seed_volumes,
+    write_config,
+};
+pub use build::{BuildError, BuildOptions, Built, build};
+pub use edit::{
+    ConfigEdits, EditError, FlagError, Written, check_absolute, check_signal, check_user,
+    parse_exec_array, parse_key_value, parse_port, rfc3339,
+};
+pub use fsck::{FsckReport, Problem, ProblemKind};
+pub use gc::{DEFAULT_GRACE, GcError, GcOptions, GcReport};
+pub use inspect::{Image, Inspection, Layer};
+pub use layout::{
+    INDEX_TEMP_PREFIX, IndexError, IndexLock, InitError, Layout, LockError, MAX_INDEX_SIZE,
+    OpenError, WriteError,
+};
+pub use name::{ImageName, NameError, Reference, is_valid_tag};
+pub use resolve::{
+    BlobError, MAX_DEPTH, MAX_DOCUMENT_SIZE, ResolveError, platform_string, select_entry,
+};
+pub use tag::TagError;
+pub use unpack::{
+    BundleDirOptions, Bundled, Event as UnpackEvent, Progress, ProgressFn, STAGING_INFIX, UnpackError,
+    UnpackOptions, Unpacked, bundle, unpack,
+};

@@ -1,0 +1,62 @@
+//! `ocimg init [--json] DIR`: creates an empty OCI image layout. Also the helpers the
+//! layout commands share.
+
+use std::path::PathBuf;
+
+use oci_image::Layout;
+use oci_spec_types::Platform;
+
+use crate::Outcome;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print one JSON object `{"layout"}` on standard output.
+    #[arg(long)]
+    json: bool,
+    /// The layout directory (created when missing; must not hold a layout yet).
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let layout = match Layout::init(&args.dir) {
+        Ok(layout) => layout,
+        Err(e) => return fail("init", false, e),
+    };
+    if args.json {
+        crate::print_json(&serde_json::json!({ "layout": layout.root() }))?;
+    } else {
+        println!("initialized OCI image layout {}", layout.root().display());
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Reports a library error: exit 1 (printed here) when a check failed, else exit 2.
+pub(crate) fn fail<E>(command: &str, check_failed: bool, error: E) -> anyhow::Result<Outcome>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let error = anyhow::Error::new(error);
+    if check_failed {
+        eprintln!("ocimg {command}: {error:#}");
+        Ok(Outcome::CheckFailed)
+    } else {
+        Err(error.context(command.to_owned()))
+    }
+}
+
+/// Opens a layout, or reports why it cannot be opened.
+pub(crate) fn open(
+    command: &str,
+    dir: &std::path::Path,
+) -> Result<Layout, anyhow::Result<Outcome>> {
+    Layout::open(dir).map_err(|e| {
+        let check = e.is_check_failure();
+        fail(command, check, e)
+    })
+}
+
+/// The `--platform` value parser.
+pub(crate) fn parse_platform(s: &str) -> Result<Platform, String> {
+    Platform::parse(s).map_err(|e| e.to_string())
+}

@@ -1,0 +1,345 @@
+//! Building an image from a root filesystem (`ocimg build`).
+//!
+//! The new top layer is the difference between the root filesystem and the base image's
+//! filesystem (the base's layers applied, verified, onto a scratch directory beside the
+//! layout, removed afterwards), or the whole tree without a base. The layer is streamed
+//! into the blob store while its digest, size and diffID are measured in the same pass;
+//! nothing holds a whole layer in memory.
+//!
+//! The config is the base's (unknown members kept) or a new one for the platform asked for
+//! (default: this machine's), with the config edits applied, the diffID appended and a
+//! history entry `created_by: "ocimg build"`. With a `SOURCE_DATE_EPOCH`, `created`, the
+//! history time and every layer mtime above it are that time, so the same inputs give the
+//! same manifest digest, wherever the layout and root filesystem are.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use oci_digest::{OpenError as BlobOpenError, PutError};
+use oci_layer::{
+    ApplyError, ApplyOptions, Compression, CreateError, CreateOptions, Expected, apply_layers,
+};
+use oci_spec_types::annotations::BASE_DIGEST;
+use oci_spec_types::{Algorithm, Descriptor, Digest, History, ImageConfig, Platform};
+
+use crate::edit::{ConfigEdits, EditError, Source, Written, timestamp};
+use crate::layout::{InitError, Layout, OpenError};
+use crate::name::ImageName;
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The root filesystem whose content (or difference from the base) becomes the layer.
+    pub rootfs: PathBuf,
+    /// The base image, `DIR[:REF]`; `None` builds from scratch.
+    pub base: Option<ImageName>,
+    /// Changes to the config.
+    pub edits: ConfigEdits,
+    /// Without a base, the new config's platform (default: this machine's); with a base,
+    /// the platform chosen from a multi-platform base.
+    pub platform: Option<Platform>,
+    /// The layer's compression.
+    pub compression: Compression,
+    /// `SOURCE_DATE_EPOCH`: the creation time, and the clamp for layer mtimes.
+    pub source_date_epoch: Option<i64>,
+    /// Compression threads; 0 means all cores. The output never depends on it.
+    pub threads: usize,
+}
+
+impl BuildOptions {
+    /// Options building `rootfs` from scratch, gzip level 6, current time.
+    pub fn new(rootfs: impl Into<PathBuf>) -> BuildOptions {
+        BuildOptions {
+            rootfs: rootfs.into(),
+            base: None,
+            edits: ConfigEdits::default(),
+            platform: None,
+            compression: Compression::DEFAULT_GZIP,
+            source_date_epoch: None,
+            threads: 0,
+        }
+    }
+}
+
+/// What a build wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Built {
+    /// The image: its `index.json` entry, config and layers (the new one last).
+    pub image: Written,
+    /// The new layer's diffID.
+    pub diff_id: Digest,
+    /// Things left out or changed on the way (sockets skipped, ...), one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// Why an image could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The root filesystem is not a directory.
+    #[error("root filesystem {path} is not a directory")]
+    Rootfs {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The layout could not be opened or created.
+    #[error(transparent)]
+    Layout(#[from] InitError),
+    /// The base image's layout could not be opened.
+    #[error("base layout: {0}")]
+    BaseLayout(#[source] OpenError),
+    /// The base image could not be read.
+    #[error("base image: {0}")]
+    Base(#[source] EditError),
+    /// A blob of the base is missing.
+    #[error("base image: blob {digest} is missing")]
+    MissingBlob {
+        /// The blob's digest.
+        digest: Digest,
+    },
+    /// A blob of the base could not be opened.
+    #[error("base image: {0}")]
+    OpenBlob(#[from] BlobOpenError),
+    /// A blob of the base could not be copied into the layout.
+    #[error("cannot copy base blob {digest}: {source}")]
+    CopyBlob {
+        /// The blob's digest.
+        digest: Digest,
+        /// The cause.
+        #[source]
+        source: PutError,
+    },
+    /// The scratch directory for the base's filesystem could not be made.
+    #[error("cannot create a scratch directory in {path}: {source}")]
+    Scratch {
+        /// Where it was to be made.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The base's layers could not be applied.
+    #[error("unpacking the base image: {0}")]
+    Unpack(#[source] ApplyError),
+    /// The layer could not be created.
+    #[error("creating the layer from {path}: {source}")]
+    Layer {
+        /// The root filesystem.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: CreateError,
+    },
+    /// The layer could not be stored.
+    #[error("storing the layer: {0}")]
+    PutLayer(#[source] PutError),
+    /// The config, manifest or tag could not be written.
+    #[error(transparent)]
+    Write(EditError),
+}
+
+impl BuildError {
+    /// Whether a check failed (exit 1): a damaged base, a refused layer entry, a rejected
+    /// tag; everything else is a usage or I/O error (exit 2).
+    pub fn is_check_failure(&self) -> bool {
+        match self {
+            BuildError::Base(e) | BuildError::Write(e) => e.is_check_failure(),
+            BuildError::BaseLayout(e) => e.is_check_failure(),
+            BuildError::MissingBlob { .. } => true,
+            BuildError::OpenBlob(e) => !matches!(e, BlobOpenError::Io { .. }),
+            BuildError::CopyBlob { source, .. } => matches!(source, PutError::Mismatch(_)),
+            BuildError::Unpack(e) => !matches!(e, ApplyError::Io { .. } | ApplyError::Read { .. }),
+            BuildError::Layer { source, .. } => matches!(source, CreateError::WhiteoutName { .. }),
+            BuildError::Rootfs { .. }
+            | BuildError::Layout(_)
+            | BuildError::Scratch { .. }
+            | BuildError::PutLayer(_) => false,
+        }
+    }
+}
+
+/// Builds an image into the layout at `dir` (created when missing) and tags it `tag`
+/// (replacing any entry so tagged). See the module docs.
+pub fn build(dir: &Path, tag: &str, options: &BuildOptions) -> Result<Built, BuildError> {
+    if !options.rootfs.is_dir() {
+        return Err(BuildError::Rootfs {
+            path: options.rootfs.clone(),
+        });
+    }
+    if !crate::name::is_valid_tag(tag) {
+        return Err(BuildError::Write(EditError::InvalidTag {
+            tag: tag.to_owned(),
+        }));
+    }
+    let layout = Layout::open_or_init(dir)?;
+    let base = match &options.base {
+        None => None,
+        Some(name) => Some(read_base(&layout, name, options.platform.as_ref())?),
+    };
+    let create_options = CreateOptions {
+        compression: options.compression,
+        source_date_epoch: options.source_date_epoch,
+        opaque: false,
+        threads: options.threads,
+    };
+    let mut warnings = Vec::new();
+    let mut writer = layout
+        .blobs()
+        .writer(Algorithm::Sha256)
+        .map_err(BuildError::PutLayer)?;
+    let created = match &base {
+        None => oci_layer::create(&options.rootfs, &mut writer, &create_options),
+        Some(base) => {
+            let scratch = unpack_base(&layout, base, &mut warnings)?;
+            oci_layer::diff(
+                &scratch.path().join("rootfs"),
+                &options.rootfs,
+                &mut writer,
+                &create_options,
+            )
+        }
+    }
+    .map_err(|source| BuildError::Layer {
+        path: options.rootfs.clone(),
+        source,
+    })?;
+    warnings.extend(created.warnings.iter().map(ToString::to_string));
+    let measured = writer.commit().map_err(BuildError::PutLayer)?;
+    debug_assert_eq!(measured.digest, created.digest);
+    let layer = Descriptor::new(created.media_type.clone(), measured.digest, measured.size);
+
+    let (manifest, mut config, mut layers) = match base {
+        Some(Source {
+            descriptor,
+            mut manifest,
+            config,
+        }) => {
+            manifest
+                .annotations
+                .get_or_insert_with(Default::default)
+                .insert(BASE_DIGEST.to_owned(), descriptor.digest.to_string());
+            let layers = manifest.layers.clone();
+            (Some(manifest), config, layers)
+        }
+        None => {
+            let platform = options.platform.clone().unwrap_or_else(Platform::host);
+            (None, ImageConfig::new(&platform, Vec::new()), Vec::new())
+        }
+    };
+    layers.push(layer);
+    config.rootfs.diff_ids.push(created.diff_id.clone());
+    options.edits.apply(&mut config);
+    let time = timestamp(options.source_date_epoch);
+    config.created = Some(time.clone());
+    config.history.get_or_insert_with(Vec::new).push(History {
+        created: Some(time),
+        created_by: Some("ocimg build".to_owned()),
+        author: options.edits.author.clone(),
+        comment: options.edits.history_comment.clone(),
+        empty_layer: None,
+        extra: BTreeMap::new(),
+    });
+    let image = layout
+        .write_image(manifest, config, layers, tag)
+        .map_err(BuildError::Write)?;
+    Ok(Built {
+        image,
+        diff_id: created.diff_id,
+        warnings,
+    })
+}
+
+/// Reads the base image and makes sure its layers are in `layout` (copied, verified, from
+/// another layout).
+fn read_base(
+    layout: &Layout,
+    name: &ImageName,
+    platform: Option<&Platform>,
+) -> Result<Source, BuildError> {
+    let same = same_dir(layout.root(), &name.dir);
+    let other;
+    let base_layout = if same {
+        layout
+    } else {
+        other = Layout::open(&name.dir).map_err(BuildError::BaseLayout)?;
+        &other
+    };
+    let source = base_layout
+        .read_image(name.reference.as_ref(), platform, "base image")
+        .map_err(BuildError::Base)?;
+    if !same {
+        for layer in &source.manifest.layers {
+            if matches!(layout.blobs().stat(&layer.digest), Ok(Some(_))) {
+                continue;
+            }
+            let reader = base_layout
+                .blobs()
+                .open_sized(&layer.digest, layer.size)?
+                .ok_or_else(|| BuildError::MissingBlob {
+                    digest: layer.digest.clone(),
+                })?;
+            layout
+                .blobs()
+                .put_verified(reader, &layer.digest, Some(layer.size))
+                .map_err(|source| BuildError::CopyBlob {
+                    digest: layer.digest.clone(),
+                    source,
+                })?;
+        }
+    }
+    Ok(source)
+}
+
+/// Applies the base's layers (verified against their digests and diffIDs) onto
+/// `SCRATCH/rootfs`, the scratch directory being made beside the layout.
+fn unpack_base(
+    layout: &Layout,
+    base: &Source,
+    warnings: &mut Vec<String>,
+) -> Result<tempfile::TempDir, BuildError> {
+    let parent = match layout.root().parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let scratch = tempfile::Builder::new()
+        .prefix(".ocimg-build-")
+        .tempdir_in(&parent)
+        .map_err(|source| BuildError::Scratch {
+            path: parent.clone(),
+            source,
+        })?;
+    let root = scratch.path().join("rootfs");
+    std::fs::create_dir(&root).map_err(|source| BuildError::Scratch {
+        path: root.clone(),
+        source,
+    })?;
+    let mut readers = Vec::with_capacity(base.manifest.layers.len());
+    for (i, layer) in base.manifest.layers.iter().enumerate() {
+        let reader = layout
+            .blobs()
+            .open_sized(&layer.digest, layer.size)?
+            .ok_or_else(|| BuildError::MissingBlob {
+                digest: layer.digest.clone(),
+            })?;
+        let expected = Expected {
+            digest: Some(layer.digest.clone()),
+            diff_id: base.config.rootfs.diff_ids.get(i).cloned(),
+        };
+        readers.push((reader, expected));
+    }
+    let options = ApplyOptions {
+        rootless: !rustix::process::geteuid().is_root(),
+        ..ApplyOptions::default()
+    };
+    let applied = apply_layers(&root, readers, &options).map_err(BuildError::Unpack)?;
+    warnings.extend(applied.warnings);
+    Ok(scratch)
+}
+
+/// Whether two paths name the same directory.
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}

@@ -1,0 +1,676 @@
+//! Unpacking an image of a layout into a directory, and making a runtime bundle of it.
+//!
+//! [`unpack`] resolves `DIR:REF` (by platform where an index or several entries share the
+//! name), reads the manifest and config verified, checks that the config describes the
+//! layers (`rootfs.type` is `layers` (C15), one diffID per layer), then applies the layers
+//! in order with [`oci_layer::apply_layer`] into a hidden staging directory beside the
+//! destination. Every layer's digest (compressed bytes) and diffID (uncompressed tar) are
+//! checked while streaming; the staging directory is renamed into place only when every
+//! layer applied and matched. After any failure the destination does not exist and the
+//! staging directory is removed.
+//!
+//! [`bundle`] does the same into `BUNDLE/rootfs` of a new `BUNDLE` (mode 0700), then
+//! writes `BUNDLE/config.json` ([`runtime_config`]) and seeds the volume directories;
+//! after any failure `BUNDLE` is removed entirely.
+//!
+//! # Security
+//!
+//! The layer contents are untrusted: see [`oci_layer::apply`] for what applying defends
+//! against. The destination is claimed with `renameat2(RENAME_NOREPLACE)`, so a
+//! destination created by someone else meanwhile is never replaced. Not defended: an
+//! interrupted process (a signal) leaves its staging directory behind (named
+//! `.NAME.ocimg-unpack-*` beside the destination).
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use oci_layer::apply::{ApplyOptions, Error as ApplyError, Expected, apply_layer};
+use oci_spec_types::document::AnyManifest;
+use oci_spec_types::{Descriptor, Digest, ImageConfig, MediaType, Platform};
+
+use crate::bundle::spec::User;
+use crate::bundle::{
+    BundleOptions, ConvertError, HostIds, ROOTFS_DIR, RootfsFiles, SeedError, runtime_config,
+    seed_volumes, write_config,
+};
+use crate::layout::Layout;
+use crate::name::Reference;
+use crate::resolve::{BlobError, ResolveError};
+
+/// Prefix (after `.NAME`) of the staging directory beside the destination.
+pub const STAGING_INFIX: &str = ".ocimg-unpack-";
+
+/// What happens during an unpack, for a progress display.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// Layer `index` (from 0) of `count` starts.
+    Layer {
+        /// Position of the layer, from 0.
+        index: usize,
+        /// Number of layers.
+        count: usize,
+        /// The manifest's layer descriptor.
+        descriptor: &'a Descriptor,
+    },
+    /// `read` bytes of layer `index` (of `size`) have been read so far.
+    Read {
+        /// Position of the layer, from 0.
+        index: usize,
+        /// Bytes read.
+        read: u64,
+        /// The layer's size.
+        size: u64,
+    },
+}
+
+/// A progress observer; called from the thread that reads the layer.
+pub type ProgressFn = dyn Fn(&Event<'_>) + Send + Sync;
+
+/// An optional progress observer (none by default).
+#[derive(Clone, Default)]
+pub struct Progress(pub Option<Arc<ProgressFn>>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress(Some)"
+        } else {
+            "Progress(None)"
+        })
+    }
+}
+
+impl Progress {
+    fn emit(&self, event: &Event<'_>) {
+        if let Some(f) = &self.0 {
+            f(event);
+        }
+    }
+}
+
+/// How [`bundle`] behaves.
+#[derive(Debug, Clone, Default)]
+pub struct BundleDirOptions {
+    /// How the image is unpacked into `BUNDLE/rootfs`; `rootless` also makes a rootless
+    /// runtime configuration (container root mapped to the current user).
+    pub unpack: UnpackOptions,
+    /// `process.terminal` (and `TERM=xterm` when the image sets none).
+    pub terminal: bool,
+}
+
+/// How [`unpack`] behaves.
+#[derive(Debug, Clone, Default)]
+pub struct UnpackOptions {
+    /// The platform to pick where an index or several entries share the name (default:
+    /// this machine's).
+    pub platform: Option<Platform>,
+    /// Rootless: no ownership changes, devices become empty files (see
+    /// [`ApplyOptions::rootless`]); a bundle maps container root to the current user.
+    pub rootless: bool,
+    /// Progress observer.
+    pub progress: Progress,
+}
+
+/// What [`unpack`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unpacked {
+    /// The destination directory.
+    pub dest: PathBuf,
+    /// The image manifest unpacked.
+    pub manifest: Descriptor,
+    /// The image config's digest.
+    pub config: Digest,
+    /// Number of layers applied.
+    pub layers: usize,
+    /// Entries applied, whiteouts included.
+    pub entries: u64,
+    /// Bytes of regular file contents written.
+    pub bytes: u64,
+    /// Things skipped or changed on the way, one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// What [`bundle`] made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bundled {
+    /// The bundle directory.
+    pub bundle: PathBuf,
+    /// The unpack of `BUNDLE/rootfs`.
+    pub unpacked: Unpacked,
+    /// `process.args` written.
+    pub args: Vec<String>,
+    /// `process.user` written.
+    pub user: User,
+}
+
+/// Why an image could not be unpacked or turned into a bundle.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnpackError {
+    /// The destination already exists.
+    #[error("destination {path} already exists")]
+    DestinationExists {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// The destination has no name (`/`, `..`).
+    #[error("destination {path} has no file name")]
+    BadDestination {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// The image could not be found or a document on the way could not be read.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The manifest's config is not an image config.
+    #[error("manifest {manifest}: config {digest} has media type {media_type}, not an image config")]
+    NotAnImage {
+        /// The manifest's digest.
+        manifest: Digest,
+        /// The config's digest.
+        digest: Digest,
+        /// Its media type.
+        media_type: MediaType,
+    },
+    /// `rootfs.type` is not `layers` (C15).
+    #[error("config {digest}: rootfs.type is {kind:?}, not \"layers\"")]
+    RootfsType {
+        /// The config's digest.
+        digest: Digest,
+        /// The value found.
+        kind: String,
+    },
+    /// The manifest's layers and the config's diffIDs differ in number.
+    #[error("manifest {manifest} has {layers} layers but config {config} has {diff_ids} diff_ids")]
+    LayerCount {
+        /// The manifest's digest.
+        manifest: Digest,
+        /// The config's digest.
+        config: Digest,
+        /// Layers in the manifest.
+        layers: usize,
+        /// DiffIDs in the config.
+        diff_ids: usize,
+    },
+    /// A layer descriptor's media type is not a layer type this unpacks.
+    #[error("layer {digest} has unknown media type {media_type}")]
+    UnknownLayerType {
+        /// The layer's digest.
+        digest: Digest,
+        /// Its media type.
+        media_type: MediaType,
+    },
+    /// A layer blob is not in the layout.
+    #[error("layer blob {digest} is missing")]
+    MissingBlob {
+        /// The layer's digest.
+        digest: Digest,
+    },
+    /// A layer blob's size is not its descriptor's.
+    #[error("layer blob {digest} has {actual} bytes, its descriptor says {expected}")]
+    SizeMismatch {
+        /// The layer's digest.
+        digest: Digest,
+        /// The descriptor's size.
+        expected: u64,
+        /// The file's size.
+        actual: u64,
+    },
+    /// Applying a layer failed (digest or diffID mismatch, refused entry, I/O).
+    #[error("layer {digest}: {source}")]
+    Layer {
+        /// The layer's digest.
+        digest: Digest,
+        /// The cause.
+        #[source]
+        source: ApplyError,
+    },
+    /// The bundle's runtime configuration could not be made (unknown user, ...).
+    #[error("bundle config: {0}")]
+    Convert(#[from] ConvertError),
+    /// Seeding a volume failed.
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    /// A filesystem operation outside the layers failed.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl UnpackError {
+    /// Whether a check failed (exit 1): a damaged or invalid image, a refused entry, an
+    /// unknown user; as opposed to a usage or filesystem error (exit 2).
+    pub fn is_check_failure(&self) -> bool {
+        match self {
+            UnpackError::DestinationExists { .. }
+            | UnpackError::BadDestination { .. }
+            | UnpackError::Seed(_)
+            | UnpackError::Io { .. } => false,
+            UnpackError::Resolve(e) => e.is_check_failure(),
+            UnpackError::Layer { source, .. } => !source.is_io(),
+            UnpackError::Convert(e) => !matches!(e, ConvertError::ReadUserDb { .. }),
+            UnpackError::NotAnImage { .. }
+            | UnpackError::RootfsType { .. }
+            | UnpackError::LayerCount { .. }
+            | UnpackError::UnknownLayerType { .. }
+            | UnpackError::MissingBlob { .. }
+            | UnpackError::SizeMismatch { .. } => true,
+        }
+    }
+
+    fn io(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> UnpackError {
+        let path = path.to_owned();
+        move |source| UnpackError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// The image manifest, its config and the layers (with diffIDs) to apply.
+struct Plan {
+    manifest: Descriptor,
+    config_digest: Digest,
+    config: ImageConfig,
+    layers: Vec<(Descriptor, Digest)>,
+}
+
+/// Resolves `reference` to one image and checks that its config describes its layers.
+fn plan(
+    layout: &Layout,
+    reference: Option<&Reference>,
+    platform: Option<&Platform>,
+) -> Result<Plan, UnpackError> {
+    let entry = layout.resolve(reference, platform)?;
+    let (manifest, _bytes, document) = layout.descend(&entry, platform)?;
+    // `descend` ends at an image manifest, which has a config.
+    let (config_descriptor, layer_descriptors) = match &document {
+        AnyManifest::OciManifest(m) => (m.config.clone(), m.layers.clone()),
+        AnyManifest::DockerManifest(_) | AnyManifest::OciIndex(_) | AnyManifest::DockerManifestList(_) => (
+            document.config().cloned().ok_or_else(|| UnpackError::NotAnImage {
+                manifest: manifest.digest.clone(),
+                digest: manifest.digest.clone(),
+                media_type: manifest.media_type.clone(),
+            })?,
+            document.layers().unwrap_or_default().to_vec(),
+        ),
+    };
+    if !config_descriptor.media_type.is_image_config() {
+        return Err(UnpackError::NotAnImage {
+            manifest: manifest.digest,
+            digest: config_descriptor.digest,
+            media_type: config_descriptor.media_type,
+        });
+    }
+    let (_, config) = layout
+        .read_config(&config_descriptor)
+        .map_err(|e: BlobError| UnpackError::Resolve(e.into()))?;
+    if config.rootfs.kind != "layers" {
+        return Err(UnpackError::RootfsType {
+            digest: config_descriptor.digest,
+            kind: config.rootfs.kind,
+        });
+    }
+    if config.rootfs.diff_ids.len() != layer_descriptors.len() {
+        return Err(UnpackError::LayerCount {
+            manifest: manifest.digest,
+            config: config_descriptor.digest,
+            layers: layer_descriptors.len(),
+            diff_ids: config.rootfs.diff_ids.len(),
+        });
+    }
+    for layer in &layer_descriptors {
+        if layer.media_type.layer_compression().is_none() {
+            return Err(UnpackError::UnknownLayerType {
+                digest: layer.digest.clone(),
+                media_type: layer.media_type.clone(),
+            });
+        }
+    }
+    let layers = layer_descriptors
+        .into_iter()
+        .zip(config.rootfs.diff_ids.iter().cloned())
+        .collect();
+    Ok(Plan {
+        manifest,
+        config_digest: config_descriptor.digest,
+        config,
+        layers,
+    })
+}
+
+/// Counts the bytes read for progress.
+struct Counting<R> {
+    inner: R,
+    read: u64,
+    size: u64,
+    index: usize,
+    progress: Progress,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        self.progress.emit(&Event::Read {
+            index: self.index,
+            read: self.read,
+            size: self.size,
+        });
+        Ok(n)
+    }
+}
+
+/// Applies the plan's layers onto the existing directory `root`.
+fn apply_all(
+    layout: &Layout,
+    plan: &Plan,
+    root: &Path,
+    options: &UnpackOptions,
+) -> Result<Unpacked, UnpackError> {
+    let apply_options = ApplyOptions {
+        rootless: options.rootless,
+        ..ApplyOptions::default()
+    };
+    let mut unpacked = Unpacked {
+        dest: root.to_owned(),
+        manifest: plan.manifest.clone(),
+        config: plan.config_digest.clone(),
+        layers: 0,
+        entries: 0,
+        bytes: 0,
+        warnings: Vec::new(),
+    };
+    let count = plan.layers.len();
+    for (index, (descriptor, diff_id)) in plan.layers.iter().enumerate() {
+        options.progress.emit(&Event::Layer {
+            index,
+            count,
+            descriptor,
+        });
+        let digest = &descriptor.digest;
+        let path = layout.blobs().blob_path(digest);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(UnpackError::MissingBlob {
+                    digest: digest.clone(),
+                });
+            }
+            Err(e) => return Err(UnpackError::io("open layer blob", &path)(e)),
+        };
+        let actual = file
+            .metadata()
+            .map_err(UnpackError::io("stat layer blob", &path))?
+            .len();
+        if actual != descriptor.size {
+            return Err(UnpackError::SizeMismatch {
+                digest: digest.clone(),
+                expected: descriptor.size,
+                actual,
+            });
+        }
+        let reader = Counting {
+            inner: io::BufReader::with_capacity(1 << 20, file),
+            read: 0,
+            size: descriptor.size,
+            index,
+            progress: options.progress.clone(),
+        };
+        let expected = Expected {
+            digest: Some(digest.clone()),
+            diff_id: Some(diff_id.clone()),
+        };
+        let applied = match apply_layer(root, reader, &expected, &apply_options) {
+            Ok(applied) => applied,
+            Err(source) => return Err(explain(layout, descriptor, source)),
+        };
+        unpacked.layers += 1;
+        unpacked.entries += applied.entries;
+        unpacked.bytes += applied.bytes;
+        unpacked.warnings.extend(applied.warnings);
+    }
+    Ok(unpacked)
+}
+
+/// A layer that failed to apply for a reason of its content (a corrupt stream, a malformed
+/// tar) may simply be a damaged blob: then the digest mismatch is the error to report.
+fn explain(layout: &Layout, descriptor: &Descriptor, source: ApplyError) -> UnpackError {
+    let digest = descriptor.digest.clone();
+    let damaged = !source.is_io()
+        && !matches!(
+            source,
+            ApplyError::DigestMismatch { .. } | ApplyError::DiffIdMismatch { .. }
+        );
+    if damaged
+        && let Ok(file) = File::open(layout.blobs().blob_path(&digest))
+        && let Some(algorithm) = digest.algorithm()
+    {
+        let mut digester = oci_digest::Digester::new(algorithm);
+        if io::copy(&mut io::BufReader::new(file), &mut digester).is_ok() {
+            let actual = digester.finish().digest;
+            if actual != digest {
+                return UnpackError::Layer {
+                    digest: digest.clone(),
+                    source: ApplyError::DigestMismatch {
+                        expected: digest,
+                        actual,
+                    },
+                };
+            }
+        }
+    }
+    UnpackError::Layer { digest, source }
+}
+
+/// Fails when something (even a dangling symlink) is at `path`.
+fn must_not_exist(path: &Path) -> Result<(), UnpackError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => Err(UnpackError::DestinationExists {
+            path: path.to_owned(),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(UnpackError::io("stat", path)(e)),
+    }
+}
+
+/// A staging directory beside `dest`, removed on drop unless claimed.
+struct Staging {
+    path: Option<PathBuf>,
+}
+
+impl Staging {
+    fn new(dest: &Path) -> Result<Staging, UnpackError> {
+        let name = dest
+            .file_name()
+            .ok_or_else(|| UnpackError::BadDestination {
+                path: dest.to_owned(),
+            })?;
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let prefix = format!(".{}{STAGING_INFIX}", name.to_string_lossy());
+        let dir = tempfile::Builder::new()
+            .prefix(&prefix)
+            .tempdir_in(parent)
+            .map_err(UnpackError::io("create staging directory in", parent))?;
+        let path = dir.keep();
+        let staging = Staging { path: Some(path) };
+        // As umoci: the root is 0755 unless a layer says otherwise.
+        std::fs::set_permissions(
+            staging.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .map_err(UnpackError::io("chmod", staging.path()))?;
+        Ok(staging)
+    }
+
+    fn path(&self) -> &Path {
+        self.path.as_deref().expect("staging path is set until claimed")
+    }
+
+    /// Renames the staging directory to `dest`, which must not exist.
+    fn claim(mut self, dest: &Path) -> Result<(), UnpackError> {
+        let from = self.path();
+        match rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            from,
+            rustix::fs::CWD,
+            dest,
+            rustix::fs::RenameFlags::NOREPLACE,
+        ) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::EXIST) => {
+                return Err(UnpackError::DestinationExists {
+                    path: dest.to_owned(),
+                });
+            }
+            // A filesystem without RENAME_NOREPLACE: check, then rename.
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+                must_not_exist(dest)?;
+                std::fs::rename(from, dest).map_err(UnpackError::io("rename staging to", dest))?;
+            }
+            Err(e) => return Err(UnpackError::io("rename staging to", dest)(e.into())),
+        }
+        self.path = None;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            remove_tree(&path);
+        }
+    }
+}
+
+/// Removes a tree, making directories writable where their mode stops it (a rootless
+/// unpack can leave directories without write permission). Best effort.
+fn remove_tree(path: &Path) {
+    if std::fs::remove_dir_all(path).is_ok() {
+        return;
+    }
+    fn open_up(dir: &Path) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    open_up(&entry.path());
+                }
+            }
+        }
+    }
+    open_up(path);
+    let _ = std::fs::remove_dir_all(path);
+}
+
+/// Unpacks the image `reference` names in `layout` into `dest`, which must not exist.
+///
+/// The layers are applied into a staging directory beside `dest` and renamed into place
+/// at the end; every layer's digest and diffID are verified on the way. After any
+/// failure `dest` does not exist and nothing is left beside it.
+pub fn unpack(
+    layout: &Layout,
+    reference: Option<&Reference>,
+    dest: &Path,
+    options: &UnpackOptions,
+) -> Result<Unpacked, UnpackError> {
+    must_not_exist(dest)?;
+    let plan = plan(layout, reference, options.platform.as_ref())?;
+    unpack_plan(layout, &plan, dest, options)
+}
+
+fn unpack_plan(
+    layout: &Layout,
+    plan: &Plan,
+    dest: &Path,
+    options: &UnpackOptions,
+) -> Result<Unpacked, UnpackError> {
+    let staging = Staging::new(dest)?;
+    let mut unpacked = apply_all(layout, plan, staging.path(), options)?;
+    staging.claim(dest)?;
+    unpacked.dest = dest.to_owned();
+    Ok(unpacked)
+}
+
+/// Makes a runtime bundle of the image `reference` names: `bundle` (which must not
+/// exist) is created with mode 0700, the image unpacked into `bundle/rootfs` as
+/// [`unpack`] does, `bundle/config.json` written from the image config
+/// ([`runtime_config`], the user resolved from the unpacked `/etc/passwd` and
+/// `/etc/group`) and the volume directories seeded ([`seed_volumes`]). After any failure
+/// `bundle` does not exist.
+pub fn bundle(
+    layout: &Layout,
+    reference: Option<&Reference>,
+    bundle: &Path,
+    options: &BundleDirOptions,
+) -> Result<Bundled, UnpackError> {
+    must_not_exist(bundle)?;
+    let plan = plan(layout, reference, options.unpack.platform.as_ref())?;
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(bundle)
+            .map_err(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    UnpackError::DestinationExists {
+                        path: bundle.to_owned(),
+                    }
+                } else {
+                    UnpackError::io("create bundle directory", bundle)(e)
+                }
+            })?;
+    }
+    let guard = Staging {
+        path: Some(bundle.to_owned()),
+    };
+    let result = fill_bundle(layout, &plan, bundle, options);
+    if result.is_ok() {
+        let mut guard = guard;
+        guard.path = None;
+    }
+    result
+}
+
+fn fill_bundle(
+    layout: &Layout,
+    plan: &Plan,
+    bundle: &Path,
+    options: &BundleDirOptions,
+) -> Result<Bundled, UnpackError> {
+    // Owner only, whatever the umask did.
+    std::fs::set_permissions(
+        bundle,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .map_err(UnpackError::io("chmod", bundle))?;
+    let rootfs = bundle.join(ROOTFS_DIR);
+    let unpacked = unpack_plan(layout, plan, &rootfs, &options.unpack)?;
+    let bundle_options = BundleOptions {
+        terminal: options.terminal,
+        rootless: options.unpack.rootless.then(HostIds::current),
+    };
+    let conversion = runtime_config(&plan.config, &RootfsFiles::new(&rootfs), &bundle_options)?;
+    write_config(bundle, &conversion.spec).map_err(UnpackError::io("write config.json in", bundle))?;
+    seed_volumes(bundle, &conversion.volumes)?;
+    Ok(Bundled {
+        bundle: bundle.to_owned(),
+        unpacked,
+        args: conversion.spec.process.args.clone(),
+        user: conversion.spec.process.user.clone(),
+    })
+}

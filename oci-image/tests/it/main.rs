@@ -1,0 +1,157 @@
+//! Integration tests of oci-image: naming, layouts, tags, inspect, fsck and gc.
+
+mod build;
+mod bundle;
+mod fsck;
+mod gc;
+mod layout;
+mod name;
+mod unpack;
+
+use std::path::PathBuf;
+
+use oci_digest::Digester;
+use oci_image::Layout;
+use oci_spec_types::annotations::REF_NAME;
+use oci_spec_types::media_type;
+use oci_spec_types::{
+    Algorithm, Descriptor, Digest, Document, ImageConfig, ImageManifest, Platform,
+};
+
+/// A fresh, empty directory under the target directory, for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("oci-image")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// A fresh layout in a scratch directory.
+pub fn new_layout(name: &str) -> Layout {
+    Layout::init(scratch(name).join("layout")).expect("init layout")
+}
+
+pub fn sha256(bytes: &[u8]) -> Digest {
+    Digester::digest_bytes(Algorithm::Sha256, bytes).digest
+}
+
+/// A tar of regular files.
+pub fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, content) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(&mut header, path, *content)
+            .expect("append to tar");
+    }
+    builder.into_inner().expect("finish tar")
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+pub fn zstd(bytes: &[u8]) -> Vec<u8> {
+    zstd::encode_all(bytes, 3).expect("zstd")
+}
+
+/// One layer to put: its blob, media type and the diffID to write in the config.
+#[derive(Debug)]
+pub struct LayerSpec {
+    pub blob: Vec<u8>,
+    pub media_type: &'static str,
+    pub diff_id: Digest,
+}
+
+impl LayerSpec {
+    /// A gzip layer of `files`, with the right diffID.
+    pub fn gzip(files: &[(&str, &[u8])]) -> LayerSpec {
+        let tar = tar_of(files);
+        LayerSpec {
+            blob: gzip(&tar),
+            media_type: media_type::LAYER_TAR_GZIP,
+            diff_id: sha256(&tar),
+        }
+    }
+
+    /// A zstd layer of `files`, with the right diffID.
+    pub fn zstd(files: &[(&str, &[u8])]) -> LayerSpec {
+        let tar = tar_of(files);
+        LayerSpec {
+            blob: zstd(&tar),
+            media_type: media_type::LAYER_TAR_ZSTD,
+            diff_id: sha256(&tar),
+        }
+    }
+}
+
+/// What [`put_image`] stored.
+#[derive(Debug)]
+pub struct Put {
+    pub manifest: Descriptor,
+    pub config: Descriptor,
+    pub layers: Vec<Descriptor>,
+}
+
+/// Stores the layers, a config and a manifest for `platform` (not tagged).
+pub fn put_image(layout: &Layout, platform: &Platform, layers: Vec<LayerSpec>) -> Put {
+    let store = layout.blobs();
+    let mut descriptors = Vec::new();
+    let mut diff_ids = Vec::new();
+    for layer in layers {
+        let measured = store
+            .put_bytes(&layer.blob, Algorithm::Sha256)
+            .expect("put layer");
+        descriptors.push(Descriptor::new(
+            layer.media_type,
+            measured.digest,
+            measured.size,
+        ));
+        diff_ids.push(layer.diff_id);
+    }
+    let config = Document::from_value(ImageConfig::new(platform, diff_ids));
+    let measured = store
+        .put_bytes(config.bytes(), Algorithm::Sha256)
+        .expect("put config");
+    let config = Descriptor::new(media_type::IMAGE_CONFIG, measured.digest, measured.size);
+    let manifest = Document::from_value(ImageManifest::new(config.clone(), descriptors.clone()));
+    let measured = store
+        .put_bytes(manifest.bytes(), Algorithm::Sha256)
+        .expect("put manifest");
+    let mut descriptor =
+        Descriptor::new(media_type::IMAGE_MANIFEST, measured.digest, measured.size);
+    descriptor.platform = Some(platform.clone());
+    Put {
+        manifest: descriptor,
+        config,
+        layers: descriptors,
+    }
+}
+
+/// Adds `descriptor` to index.json under `tag` (without replacing anything), as another
+/// tool might.
+pub fn add_entry(layout: &Layout, mut descriptor: Descriptor, tag: Option<&str>) {
+    if let Some(tag) = tag {
+        descriptor
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(REF_NAME.to_owned(), tag.to_owned());
+    }
+    let lock = layout.lock().expect("lock");
+    let mut index = lock.read_index().expect("read index").into_value();
+    index.manifests.push(descriptor);
+    lock.write_index(index).expect("write index");
+}
+
+pub fn linux_amd64() -> Platform {
+    Platform::new("linux", "amd64")
+}
