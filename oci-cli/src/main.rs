@@ -46,6 +46,30 @@ enum Command {
     Name(cmd::name::Args),
     /// Create, apply and list layers.
     Layer(cmd::layer::Args),
+    /// Create an empty OCI image layout.
+    Init(cmd::init::Args),
+    /// Tag an image of a layout (DIR:REF NEWTAG).
+    Tag(cmd::tag::Args),
+    /// Remove a tag from a layout (DIR:TAG).
+    Untag(cmd::tag::UntagArgs),
+    /// List the entries of a layout's index.json.
+    Ls(cmd::ls::Args),
+    /// Show an image's manifest, config, layers and history.
+    Inspect(cmd::inspect::Args),
+    /// Check a layout: blobs, documents, diffIDs, subjects.
+    Fsck(cmd::fsck::Args),
+    /// Remove blobs unreachable from a layout's index.json.
+    Gc(cmd::gc::Args),
+    /// Unpack an image into a new directory, verifying every layer.
+    Unpack(cmd::unpack::Args),
+    /// Make a runtime bundle (rootfs + config.json) that runc runs.
+    Bundle(cmd::bundle::Args),
+    /// Build an image from a root filesystem, on a base image or from scratch.
+    Build(cmd::build::Args),
+    /// Edit an image's config: a new config and manifest, the layers untouched.
+    Config(cmd::config::Args),
+    /// Work with image indexes: create.
+    Index(cmd::index::Args),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +86,18 @@ fn main() -> ExitCode {
         Command::Digest(args) => cmd::digest::run(args),
         Command::Name(args) => cmd::name::run(args),
         Command::Layer(args) => cmd::layer::run(args),
+        Command::Init(args) => cmd::init::run(args),
+        Command::Tag(args) => cmd::tag::run(args),
+        Command::Untag(args) => cmd::tag::run_untag(args),
+        Command::Ls(args) => cmd::ls::run(args),
+        Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Fsck(args) => cmd::fsck::run(args),
+        Command::Gc(args) => cmd::gc::run(args),
+        Command::Unpack(args) => cmd::unpack::run(args),
+        Command::Bundle(args) => cmd::bundle::run(args),
+        Command::Build(args) => cmd::build::run(args),
+        Command::Config(args) => cmd::config::run(args),
+        Command::Index(args) => cmd::index::run(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -190,7 +190,7 @@ pub fn build(dir: &Path, tag: &str, options: &BuildOptions) -> Result<Built, Bui
     let created = match &base {
         None => oci_layer::create(&options.rootfs, &mut writer, &create_options),
         Some(base) => {
-            let scratch = unpack_base(&layout, base, &mut warnings)?;
+            let scratch = unpack_base(&layout, base, &options.rootfs, &mut warnings)?;
             oci_layer::diff(
                 &scratch.path().join("rootfs"),
                 &options.rootfs,
@@ -291,16 +291,25 @@ fn read_base(
 }
 
 /// Applies the base's layers (verified against their digests and diffIDs) onto
-/// `SCRATCH/rootfs`, the scratch directory being made beside the layout.
+/// `SCRATCH/rootfs`, the scratch directory being made beside the layout (unless that is
+/// inside `rootfs`).
 fn unpack_base(
     layout: &Layout,
     base: &Source,
+    rootfs: &Path,
     warnings: &mut Vec<String>,
 ) -> Result<tempfile::TempDir, BuildError> {
-    let parent = match layout.root().parent() {
+    let mut parent = match layout.root().parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // Never inside the root filesystem being built, which would then hold the scratch
+    // tree: the system's temporary directory instead (which may lack user xattrs).
+    if let (Ok(p), Ok(r)) = (parent.canonicalize(), rootfs.canonicalize())
+        && p.starts_with(&r)
+    {
+        parent = std::env::temp_dir();
+    }
     let scratch = tempfile::Builder::new()
         .prefix(".ocimg-build-")
         .tempdir_in(&parent)

@@ -96,7 +96,11 @@ pub fn parse_exec_array(flag: &'static str, value: &str) -> Result<Vec<String>, 
 pub fn parse_key_value(flag: &'static str, value: &str) -> Result<(String, String), FlagError> {
     match value.split_once('=') {
         Some((key, v)) if !key.is_empty() => Ok((key.to_owned(), v.to_owned())),
-        _ => Err(flag_error(flag, value, "expected KEY=VALUE with a non-empty KEY")),
+        _ => Err(flag_error(
+            flag,
+            value,
+            "expected KEY=VALUE with a non-empty KEY",
+        )),
     }
 }
 
@@ -146,7 +150,11 @@ pub fn check_absolute(flag: &'static str, value: &str) -> Result<(), FlagError> 
 
 /// Checks a stop signal (`--stop-signal`): a name such as `SIGTERM` or a number.
 pub fn check_signal(value: &str) -> Result<(), FlagError> {
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+') {
+    if !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+')
+    {
         Ok(())
     } else {
         Err(flag_error(
@@ -521,7 +529,8 @@ impl Layout {
             }
             entries.push(entry);
         }
-        let index = self.put_document(ImageIndex::new(entries), media_type::IMAGE_INDEX, "index")?;
+        let index =
+            self.put_document(ImageIndex::new(entries), media_type::IMAGE_INDEX, "index")?;
         self.set_tag(index, tag)
     }
 }

@@ -37,6 +37,6 @@ pub use resolve::{
 };
 pub use tag::TagError;
 pub use unpack::{
-    BundleDirOptions, Bundled, Event as UnpackEvent, Progress, ProgressFn, STAGING_INFIX, UnpackError,
-    UnpackOptions, Unpacked, bundle, unpack,
+    BundleDirOptions, Bundled, Event as UnpackEvent, Progress, ProgressFn, STAGING_INFIX,
+    UnpackError, UnpackOptions, Unpacked, bundle, unpack,
 };

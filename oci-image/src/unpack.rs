@@ -39,7 +39,8 @@ use crate::layout::Layout;
 use crate::name::Reference;
 use crate::resolve::{BlobError, ResolveError};
 
-/// Prefix (after `.NAME`) of the staging directory beside the destination.
+/// Part of the staging directory's name beside the destination: `.` + the first 64
+/// characters of its name + this + a random suffix.
 pub const STAGING_INFIX: &str = ".ocimg-unpack-";
 
 /// What happens during an unpack, for a progress display.
@@ -165,7 +166,9 @@ pub enum UnpackError {
     #[error(transparent)]
     Resolve(#[from] ResolveError),
     /// The manifest's config is not an image config.
-    #[error("manifest {manifest}: config {digest} has media type {media_type}, not an image config")]
+    #[error(
+        "manifest {manifest}: config {digest} has media type {media_type}, not an image config"
+    )]
     NotAnImage {
         /// The manifest's digest.
         manifest: Digest,
@@ -296,12 +299,17 @@ fn plan(
     // `descend` ends at an image manifest, which has a config.
     let (config_descriptor, layer_descriptors) = match &document {
         AnyManifest::OciManifest(m) => (m.config.clone(), m.layers.clone()),
-        AnyManifest::DockerManifest(_) | AnyManifest::OciIndex(_) | AnyManifest::DockerManifestList(_) => (
-            document.config().cloned().ok_or_else(|| UnpackError::NotAnImage {
-                manifest: manifest.digest.clone(),
-                digest: manifest.digest.clone(),
-                media_type: manifest.media_type.clone(),
-            })?,
+        AnyManifest::DockerManifest(_)
+        | AnyManifest::OciIndex(_)
+        | AnyManifest::DockerManifestList(_) => (
+            document
+                .config()
+                .cloned()
+                .ok_or_else(|| UnpackError::NotAnImage {
+                    manifest: manifest.digest.clone(),
+                    digest: manifest.digest.clone(),
+                    media_type: manifest.media_type.clone(),
+                })?,
             document.layers().unwrap_or_default().to_vec(),
         ),
     };
@@ -361,12 +369,14 @@ struct Counting<R> {
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        self.progress.emit(&Event::Read {
-            index: self.index,
-            read: self.read,
-            size: self.size,
-        });
+        if n > 0 {
+            self.read += n as u64;
+            self.progress.emit(&Event::Read {
+                index: self.index,
+                read: self.read,
+                size: self.size,
+            });
+        }
         Ok(n)
     }
 }
@@ -500,7 +510,9 @@ impl Staging {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let prefix = format!(".{}{STAGING_INFIX}", name.to_string_lossy());
+        // Short enough that the staging name stays under NAME_MAX whatever DEST's length.
+        let name: String = name.to_string_lossy().chars().take(64).collect();
+        let prefix = format!(".{name}{STAGING_INFIX}");
         let dir = tempfile::Builder::new()
             .prefix(&prefix)
             .tempdir_in(parent)
@@ -517,7 +529,9 @@ impl Staging {
     }
 
     fn path(&self) -> &Path {
-        self.path.as_deref().expect("staging path is set until claimed")
+        self.path
+            .as_deref()
+            .expect("staging path is set until claimed")
     }
 
     /// Renames the staging directory to `dest`, which must not exist.
@@ -653,11 +667,8 @@ fn fill_bundle(
     options: &BundleDirOptions,
 ) -> Result<Bundled, UnpackError> {
     // Owner only, whatever the umask did.
-    std::fs::set_permissions(
-        bundle,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .map_err(UnpackError::io("chmod", bundle))?;
+    std::fs::set_permissions(bundle, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .map_err(UnpackError::io("chmod", bundle))?;
     let rootfs = bundle.join(ROOTFS_DIR);
     let unpacked = unpack_plan(layout, plan, &rootfs, &options.unpack)?;
     let bundle_options = BundleOptions {
@@ -665,7 +676,8 @@ fn fill_bundle(
         rootless: options.unpack.rootless.then(HostIds::current),
     };
     let conversion = runtime_config(&plan.config, &RootfsFiles::new(&rootfs), &bundle_options)?;
-    write_config(bundle, &conversion.spec).map_err(UnpackError::io("write config.json in", bundle))?;
+    write_config(bundle, &conversion.spec)
+        .map_err(UnpackError::io("write config.json in", bundle))?;
     seed_volumes(bundle, &conversion.volumes)?;
     Ok(Bundled {
         bundle: bundle.to_owned(),

@@ -1,8 +1,19 @@
 //! One module per command; each has `Args` (clap) and `run(Args) -> anyhow::Result<Outcome>`.
 
+pub mod build;
+pub mod bundle;
+pub mod config;
 pub mod digest;
+pub mod fsck;
+pub mod gc;
+pub mod index;
+pub mod init;
+pub mod inspect;
 pub mod layer;
 pub mod layer_apply;
 pub mod layer_create;
+pub mod ls;
 pub mod name;
+pub mod tag;
+pub mod unpack;
 pub mod validate;

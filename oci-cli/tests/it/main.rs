@@ -1,9 +1,12 @@
 //! Integration tests of the `ocimg` binary: spellings, JSON shapes and exit codes of CLI.md.
 
+mod build;
 mod digest;
+mod image;
 mod layer_apply;
 mod layer_create;
 mod name;
+mod unpack;
 mod validate;
 
 use std::path::PathBuf;

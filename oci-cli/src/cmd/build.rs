@@ -1,0 +1,128 @@
+//! `ocimg build DIR:TAG --rootfs ROOTFS [--base DIR:REF] [config flags] [--platform P]
+//! [--compress gzip|zstd|none] [--level N] [--source-date-epoch N]`: a new image whose top
+//! layer is ROOTFS's difference from the base (the whole tree without a base).
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use oci_image::{BuildOptions, ImageName, Reference};
+use oci_layer::Compression;
+use oci_spec_types::Platform;
+
+use super::config::{ConfigFlags, source_date_epoch};
+use super::init::{fail, parse_platform};
+use crate::Outcome;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Compress {
+    Gzip,
+    Zstd,
+    None,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The root filesystem to build from.
+    #[arg(long, value_name = "ROOTFS")]
+    rootfs: PathBuf,
+    /// The base image, DIR:REF (any layout; its layers are copied over when needed).
+    #[arg(long, value_name = "DIR:REF")]
+    base: Option<String>,
+    #[command(flatten)]
+    flags: ConfigFlags,
+    /// Without --base, the image's platform (default: this machine's); with --base, the
+    /// platform to pick from a multi-platform base.
+    #[arg(long, value_parser = parse_platform)]
+    platform: Option<Platform>,
+    /// Compression of the new layer.
+    #[arg(long, value_enum, default_value = "gzip")]
+    compress: Compress,
+    /// Compression level (gzip 0-9, default 6; zstd 1-22, default 3).
+    #[arg(long, allow_negative_numbers = true)]
+    level: Option<i32>,
+    /// `created`, the history time and the clamp of layer mtimes, in seconds since the
+    /// epoch; defaults to the SOURCE_DATE_EPOCH environment variable, else now.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    source_date_epoch: Option<i64>,
+    /// Compression threads (0: all cores); the output does not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Print one JSON object `{"ref", "digest", "config", "layers"}` on standard output.
+    #[arg(long)]
+    json: bool,
+    /// The layout (created when missing) and tag: DIR:TAG.
+    #[arg(value_name = "DIR:TAG")]
+    name: String,
+}
+
+fn compression(kind: Compress, level: Option<i32>) -> anyhow::Result<Compression> {
+    Ok(match (kind, level) {
+        (Compress::None, Some(_)) => anyhow::bail!("--level needs --compress gzip or zstd"),
+        (Compress::None, None) => Compression::None,
+        (Compress::Gzip, None) => Compression::DEFAULT_GZIP,
+        (Compress::Gzip, Some(l)) => Compression::Gzip {
+            level: u32::try_from(l)
+                .ok()
+                .filter(|l| *l <= 9)
+                .with_context(|| format!("invalid gzip level {l} (0 to 9)"))?,
+        },
+        (Compress::Zstd, None) => Compression::DEFAULT_ZSTD,
+        (Compress::Zstd, Some(l)) => Compression::Zstd { level: l },
+    })
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let name = ImageName::parse(&args.name)?;
+    let Some(Reference::Tag(tag)) = &name.reference else {
+        anyhow::bail!("ocimg build: {} names no tag (expected DIR:TAG)", args.name);
+    };
+    let base = args.base.as_deref().map(ImageName::parse).transpose()?;
+    let options = BuildOptions {
+        base,
+        edits: args.flags.edits(),
+        platform: args.platform.clone(),
+        compression: compression(args.compress, args.level)?,
+        source_date_epoch: source_date_epoch(args.source_date_epoch)?,
+        threads: args.threads,
+        ..BuildOptions::new(&args.rootfs)
+    };
+    // A line of progress on a terminal; nothing extra when standard error is piped.
+    if std::io::stderr().is_terminal() {
+        eprintln!(
+            "ocimg build: writing a layer of {}{} ...",
+            args.rootfs.display(),
+            args.base
+                .as_deref()
+                .map(|b| format!(" (changes from {b})"))
+                .unwrap_or_default()
+        );
+    }
+    let built = match oci_image::build(&name.dir, tag, &options) {
+        Ok(built) => built,
+        Err(e) => {
+            let check = e.is_check_failure();
+            return fail("build", check, e);
+        }
+    };
+    for warning in &built.warnings {
+        eprintln!("ocimg build: warning: {warning}");
+    }
+    let image = &built.image;
+    if args.json {
+        crate::print_json(&serde_json::json!({
+            "ref": tag,
+            "digest": image.manifest.digest,
+            "config": image.config.digest,
+            "layers": image.layers.iter().map(|l| &l.digest).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        println!(
+            "built {} as {}:{tag} ({} layers)",
+            image.manifest.digest,
+            name.dir.display(),
+            image.layers.len()
+        );
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,78 @@
+//! `ocimg bundle DIR:REF BUNDLE [--platform P] [--rootless] [--tty] [--json]`: a runtime
+//! bundle (`BUNDLE/rootfs`, `BUNDLE/config.json`, `BUNDLE/volumes`) that `runc run` runs
+//! with no extra arguments; nothing is left at BUNDLE after a failure.
+
+use std::path::PathBuf;
+
+use oci_image::{BundleDirOptions, ImageName, UnpackOptions};
+use oci_spec_types::Platform;
+
+use super::init::{open, parse_platform};
+use super::unpack::{end_progress, failed, progress};
+use crate::Outcome;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Pick this platform's manifest (OS/ARCH[/VARIANT]) from an index or from entries
+    /// sharing the name (default: this machine's).
+    #[arg(long, value_parser = parse_platform)]
+    platform: Option<Platform>,
+    /// Unpack without root and write a rootless runtime configuration (container root
+    /// mapped to the current user; the image's user must be root).
+    #[arg(long)]
+    rootless: bool,
+    /// Set `process.terminal` (and `TERM=xterm` when the image sets no TERM).
+    #[arg(long)]
+    tty: bool,
+    /// Print one JSON object `{"bundle", "args", "user"}` on standard output.
+    #[arg(long)]
+    json: bool,
+    /// The image: DIR:REF (a tag or a digest), or DIR when it holds one image.
+    #[arg(value_name = "DIR[:REF]")]
+    name: String,
+    /// The bundle directory to create (must not exist).
+    #[arg(value_name = "BUNDLE")]
+    bundle: PathBuf,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let name = ImageName::parse(&args.name)?;
+    let layout = match open("bundle", &name.dir) {
+        Ok(layout) => layout,
+        Err(outcome) => return outcome,
+    };
+    let options = BundleDirOptions {
+        unpack: UnpackOptions {
+            platform: args.platform,
+            rootless: args.rootless,
+            progress: progress(),
+        },
+        terminal: args.tty,
+    };
+    let result = oci_image::bundle(&layout, name.reference.as_ref(), &args.bundle, &options);
+    end_progress(&options.unpack.progress);
+    let bundled = match result {
+        Ok(bundled) => bundled,
+        Err(e) => return failed("bundle", e),
+    };
+    for warning in &bundled.unpacked.warnings {
+        eprintln!("ocimg bundle: warning: {warning}");
+    }
+    if args.json {
+        crate::print_json(&serde_json::json!({
+            "bundle": bundled.bundle,
+            "args": bundled.args,
+            "user": bundled.user,
+        }))?;
+    } else {
+        println!(
+            "bundle {} from {}: args {:?}, user {}:{}",
+            bundled.bundle.display(),
+            bundled.unpacked.manifest.digest,
+            bundled.args,
+            bundled.user.uid,
+            bundled.user.gid
+        );
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,827 @@
+//! Unpacking images and making bundles: trees, verification, cleanup after failures,
+//! platforms, whiteouts, config.json.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use oci_image::{BundleDirOptions, Layout, Reference, UnpackError, UnpackOptions, bundle, unpack};
+use oci_layer::{ApplyError, Compression, CreateOptions};
+use oci_spec_types::config::ExecConfig;
+use oci_spec_types::{
+    Algorithm, Descriptor, Digest, Document, ImageConfig, ImageIndex, ImageManifest, Platform,
+    media_type,
+};
+
+use crate::{LayerSpec, scratch, sha256};
+
+/// A layer of the tree at `dir` made by `oci_layer::create` (or `diff` against `old`).
+fn layer_of(dir: &Path, old: Option<&Path>, compression: Compression) -> LayerSpec {
+    let options = CreateOptions {
+        compression,
+        source_date_epoch: Some(1_700_000_000),
+        ..CreateOptions::default()
+    };
+    let mut blob = Vec::new();
+    let created = match old {
+        None => oci_layer::create(dir, &mut blob, &options),
+        Some(old) => oci_layer::diff(old, dir, &mut blob, &options),
+    }
+    .expect("create layer");
+    let media_type = match compression {
+        Compression::None => media_type::LAYER_TAR,
+        Compression::Gzip { .. } => media_type::LAYER_TAR_GZIP,
+        Compression::Zstd { .. } => media_type::LAYER_TAR_ZSTD,
+    };
+    LayerSpec {
+        blob,
+        media_type,
+        diff_id: created.diff_id,
+    }
+}
+
+/// Stores the layers, a config with `exec` and a manifest; returns the manifest
+/// descriptor (with its platform) and the layer descriptors.
+fn store(
+    layout: &Layout,
+    platform: &Platform,
+    layers: Vec<LayerSpec>,
+    exec: Option<ExecConfig>,
+) -> (Descriptor, Vec<Descriptor>) {
+    let blobs = layout.blobs();
+    let mut descriptors = Vec::new();
+    let mut diff_ids = Vec::new();
+    for layer in layers {
+        let m = blobs
+            .put_bytes(&layer.blob, Algorithm::Sha256)
+            .expect("put layer");
+        descriptors.push(Descriptor::new(layer.media_type, m.digest, m.size));
+        diff_ids.push(layer.diff_id);
+    }
+    let mut config = ImageConfig::new(platform, diff_ids);
+    config.config = exec;
+    let config = Document::from_value(config);
+    let m = blobs
+        .put_bytes(config.bytes(), Algorithm::Sha256)
+        .expect("put config");
+    let config = Descriptor::new(media_type::IMAGE_CONFIG, m.digest, m.size);
+    let manifest = Document::from_value(ImageManifest::new(config, descriptors.clone()));
+    let m = blobs
+        .put_bytes(manifest.bytes(), Algorithm::Sha256)
+        .expect("put manifest");
+    let mut descriptor = Descriptor::new(media_type::IMAGE_MANIFEST, m.digest, m.size);
+    descriptor.platform = Some(platform.clone());
+    (descriptor, descriptors)
+}
+
+/// Tags a stored manifest or index with the layout's own API.
+fn tag(layout: &Layout, digest: &Digest, name: &str) {
+    layout
+        .tag(Some(&Reference::Digest(digest.clone())), None, name)
+        .expect("tag");
+}
+
+fn reference(tag: &str) -> Reference {
+    Reference::Tag(tag.to_owned())
+}
+
+/// A small tree with a directory, files of several modes and owners, a symlink and a
+/// hard link.
+fn sample_tree(dir: &Path) {
+    std::fs::create_dir_all(dir.join("etc/conf.d")).expect("mkdir");
+    std::fs::create_dir_all(dir.join("bin")).expect("mkdir");
+    std::fs::write(dir.join("etc/hostname"), "box\n").expect("write");
+    std::fs::write(dir.join("etc/conf.d/a.conf"), "a=1\n").expect("write");
+    std::fs::write(dir.join("bin/tool"), "#!/bin/sh\necho tool\n").expect("write");
+    std::fs::set_permissions(
+        dir.join("bin/tool"),
+        std::fs::Permissions::from_mode(0o4755),
+    )
+    .expect("chmod");
+    std::fs::set_permissions(
+        dir.join("etc/hostname"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .expect("chmod");
+    std::os::unix::fs::symlink("../etc/hostname", dir.join("bin/link")).expect("symlink");
+    std::fs::hard_link(dir.join("bin/tool"), dir.join("bin/tool2")).expect("hard link");
+    std::os::unix::fs::chown(dir.join("etc/conf.d/a.conf"), Some(1000), Some(1001)).expect("chown");
+}
+
+/// Every entry under `root`: type, mode, owner, and content or link target.
+pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .expect("read dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            let meta = std::fs::symlink_metadata(&path).expect("lstat");
+            let rel = path
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .into_owned();
+            let t = meta.file_type();
+            let what = if t.is_dir() {
+                "dir".to_owned()
+            } else if t.is_symlink() {
+                format!(
+                    "symlink -> {}",
+                    std::fs::read_link(&path).expect("readlink").display()
+                )
+            } else if t.is_file() {
+                format!(
+                    "file {:?}",
+                    String::from_utf8_lossy(&std::fs::read(&path).expect("read"))
+                )
+            } else {
+                format!("special {:o}", meta.mode() & 0o170000)
+            };
+            out.insert(
+                rel,
+                format!(
+                    "{what} mode {:o} owner {}:{}",
+                    meta.mode() & 0o7777,
+                    meta.uid(),
+                    meta.gid()
+                ),
+            );
+            if t.is_dir() {
+                walk(root, &path, out);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// Fails when anything but `keep` is in `dir` (staging leftovers).
+fn only(dir: &Path, keep: &[&str]) {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| !keep.contains(&n.as_str()))
+        .collect();
+    assert!(names.is_empty(), "left in {}: {names:?}", dir.display());
+}
+
+/// A layout with one image of `sample_tree`, tagged `t`; returns (work dir, layout, tree,
+/// layer descriptor).
+fn sample_image(test: &str, compression: Compression) -> (PathBuf, Layout, PathBuf, Descriptor) {
+    let work = scratch(test);
+    let layout = Layout::init(work.join("layout")).expect("init");
+    let tree = work.join("tree");
+    sample_tree(&tree);
+    let (manifest, layers) = store(
+        &layout,
+        &crate::linux_amd64(),
+        vec![layer_of(&tree, None, compression)],
+        None,
+    );
+    tag(&layout, &manifest.digest, "t");
+    (work, layout, tree, layers[0].clone())
+}
+
+#[test]
+fn unpack_gives_the_tree() {
+    for (name, compression) in [
+        ("gzip", Compression::DEFAULT_GZIP),
+        ("zstd", Compression::DEFAULT_ZSTD),
+        ("tar", Compression::None),
+    ] {
+        let (work, layout, tree, _) = sample_image(&format!("unpack-tree-{name}"), compression);
+        let dest = work.join("out").join("dest");
+        std::fs::create_dir(work.join("out")).expect("mkdir");
+        let unpacked = unpack(
+            &layout,
+            Some(&reference("t")),
+            &dest,
+            &UnpackOptions::default(),
+        )
+        .expect("unpack");
+        assert_eq!(unpacked.layers, 1);
+        assert_eq!(unpacked.dest, dest);
+        assert!(unpacked.entries >= 8, "{unpacked:?}");
+        let mut want = snapshot(&tree);
+        let got = snapshot(&dest);
+        // The root's mode comes from the layer when it has a root entry.
+        want.retain(|k, _| !k.is_empty());
+        assert_eq!(got, want, "{name}");
+        assert_eq!(
+            std::fs::metadata(dest.join("bin/tool"))
+                .expect("stat")
+                .ino(),
+            std::fs::metadata(dest.join("bin/tool2"))
+                .expect("stat")
+                .ino(),
+            "hard link kept"
+        );
+        only(&work.join("out"), &["dest"]);
+    }
+}
+
+#[test]
+fn destination_that_exists_is_refused_and_untouched() {
+    let (work, layout, _, _) = sample_image("unpack-exists", Compression::DEFAULT_GZIP);
+    let dest = work.join("dest");
+    std::fs::create_dir(&dest).expect("mkdir");
+    std::fs::write(dest.join("mine"), "keep").expect("write");
+    let e = unpack(
+        &layout,
+        Some(&reference("t")),
+        &dest,
+        &UnpackOptions::default(),
+    )
+    .expect_err("dest exists");
+    assert!(matches!(e, UnpackError::DestinationExists { .. }), "{e}");
+    assert!(!e.is_check_failure());
+    assert_eq!(snapshot(&dest).len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("mine")).expect("read"),
+        "keep"
+    );
+    // A dangling symlink counts as existing too.
+    let link = work.join("link");
+    std::os::unix::fs::symlink(work.join("nowhere"), &link).expect("symlink");
+    let e = unpack(
+        &layout,
+        Some(&reference("t")),
+        &link,
+        &UnpackOptions::default(),
+    )
+    .expect_err("link exists");
+    assert!(matches!(e, UnpackError::DestinationExists { .. }), "{e}");
+    assert!(!work.join("nowhere").exists());
+    only(&work, &["dest", "link", "layout", "tree"]);
+}
+
+/// Damages the layer blob with `damage`, unpacks, and checks the failure left nothing.
+fn damaged(test: &str, damage: impl Fn(&Path)) -> (UnpackError, Descriptor) {
+    let (work, layout, _, layer) = sample_image(test, Compression::DEFAULT_GZIP);
+    damage(&layout.blobs().blob_path(&layer.digest));
+    let out = work.join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    let dest = out.join("dest");
+    let e = unpack(
+        &layout,
+        Some(&reference("t")),
+        &dest,
+        &UnpackOptions::default(),
+    )
+    .expect_err("damaged layer");
+    assert!(e.is_check_failure(), "{e}");
+    assert!(
+        e.to_string().contains(layer.digest.as_str()),
+        "error names the digest: {e}"
+    );
+    assert!(!dest.exists());
+    only(&out, &[]);
+    (e, layer)
+}
+
+#[test]
+fn corrupted_layer_fails_with_nothing_left() {
+    let (e, _) = damaged("unpack-corrupt", |path| {
+        let mut bytes = std::fs::read(path).expect("read");
+        let n = bytes.len();
+        bytes[n / 2] ^= 0xff;
+        bytes[n - 10] ^= 0x55;
+        std::fs::write(path, bytes).expect("write");
+    });
+    assert!(
+        matches!(
+            e,
+            UnpackError::Layer {
+                source: ApplyError::DigestMismatch { .. },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn truncated_layer_fails_with_nothing_left() {
+    let (e, _) = damaged("unpack-truncated", |path| {
+        let bytes = std::fs::read(path).expect("read");
+        std::fs::write(path, &bytes[..bytes.len() / 2]).expect("write");
+    });
+    assert!(matches!(e, UnpackError::SizeMismatch { .. }), "{e:?}");
+}
+
+#[test]
+fn missing_layer_fails_with_nothing_left() {
+    let (e, _) = damaged("unpack-missing", |path| {
+        std::fs::remove_file(path).expect("remove");
+    });
+    assert!(matches!(e, UnpackError::MissingBlob { .. }), "{e:?}");
+}
+
+#[test]
+fn corrupted_same_size_layer_is_a_digest_mismatch() {
+    // Damage late in the stream: some entries are applied before the failure, and
+    // the staging directory must still go away.
+    let (work, layout, _, layer) = sample_image("unpack-late", Compression::None);
+    let path = layout.blobs().blob_path(&layer.digest);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let n = bytes.len();
+    bytes[n - 1] = 1; // inside the end-of-archive zero blocks
+    std::fs::write(&path, bytes).expect("write");
+    let dest = work.join("dest");
+    let e = unpack(
+        &layout,
+        Some(&reference("t")),
+        &dest,
+        &UnpackOptions::default(),
+    )
+    .expect_err("damaged");
+    assert!(e.is_check_failure(), "{e}");
+    assert!(e.to_string().contains(layer.digest.as_str()), "{e}");
+    assert!(!dest.exists());
+    only(&work, &["layout", "tree"]);
+}
+
+#[test]
+fn diff_id_mismatch_fails_with_nothing_left() {
+    let work = scratch("unpack-diffid");
+    let layout = Layout::init(work.join("layout")).expect("init");
+    let tree = work.join("tree");
+    sample_tree(&tree);
+    let mut layer = layer_of(&tree, None, Compression::DEFAULT_GZIP);
+    layer.diff_id = sha256(b"something else");
+    let (manifest, _) = store(&layout, &crate::linux_amd64(), vec![layer], None);
+    tag(&layout, &manifest.digest, "t");
+    let dest = work.join("dest");
+    let e = unpack(
+        &layout,
+        Some(&reference("t")),
+        &dest,
+        &UnpackOptions::default(),
+    )
+    .expect_err("diffID mismatch");
+    assert!(
+        matches!(
+            e,
+            UnpackError::Layer {
+                source: ApplyError::DiffIdMismatch { .. },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.is_check_failure());
+    assert!(!dest.exists());
+    only(&work, &["layout", "tree"]);
+}
+
+#[test]
+fn config_must_describe_the_layers() {
+    let work = scratch("unpack-config-checks");
+    let layout = Layout::init(work.join("layout")).expect("init");
+    let tree = work.join("tree");
+    sample_tree(&tree);
+    let layer = layer_of(&tree, None, Compression::DEFAULT_GZIP);
+    let blobs = layout.blobs();
+    let m = blobs
+        .put_bytes(&layer.blob, Algorithm::Sha256)
+        .expect("put");
+    let layer_descriptor = Descriptor::new(layer.media_type, m.digest, m.size);
+    let image = |config: ImageConfig, layers: Vec<Descriptor>, name: &str| {
+        let config = Document::from_value(config);
+        let c = blobs
+            .put_bytes(config.bytes(), Algorithm::Sha256)
+            .expect("put");
+        let manifest = Document::from_value(ImageManifest::new(
+            Descriptor::new(media_type::IMAGE_CONFIG, c.digest, c.size),
+            layers,
+        ));
+        let m = blobs
+            .put_bytes(manifest.bytes(), Algorithm::Sha256)
+            .expect("put");
+        tag(&layout, &m.digest, name);
+    };
+    let platform = crate::linux_amd64();
+    let mut wrong_type = ImageConfig::new(&platform, vec![layer.diff_id.clone()]);
+    wrong_type.rootfs.kind = "snapshots".to_owned();
+    image(wrong_type, vec![layer_descriptor.clone()], "type");
+    image(
+        ImageConfig::new(&platform, vec![]),
+        vec![layer_descriptor.clone()],
+        "count",
+    );
+    let mut unknown = layer_descriptor.clone();
+    unknown.media_type = "application/vnd.example.layer+tar".into();
+    image(
+        ImageConfig::new(&platform, vec![layer.diff_id.clone()]),
+        vec![unknown],
+        "unknown",
+    );
+    for (name, check) in [
+        (
+            "type",
+            &(|e: &UnpackError| matches!(e, UnpackError::RootfsType { .. })) as &dyn Fn(&_) -> _,
+        ),
+        ("count", &|e| matches!(e, UnpackError::LayerCount { .. })),
+        ("unknown", &|e| {
+            matches!(e, UnpackError::UnknownLayerType { .. })
+                && e.to_string().contains("application/vnd.example.layer+tar")
+        }),
+    ] {
+        let dest = work.join(format!("dest-{name}"));
+        let e = unpack(
+            &layout,
+            Some(&reference(name)),
+            &dest,
+            &UnpackOptions::default(),
+        )
+        .expect_err(name);
+        assert!(check(&e), "{name}: {e:?}");
+        assert!(e.is_check_failure(), "{name}");
+        assert!(!dest.exists());
+    }
+    only(&work, &["layout", "tree"]);
+}
+
+#[test]
+fn other_layer_media_types_unpack() {
+    // Nondistributable and Docker gzip types: same bytes, other names.
+    let work = scratch("unpack-media-types");
+    let layout = Layout::init(work.join("layout")).expect("init");
+    let tree = work.join("tree");
+    sample_tree(&tree);
+    for (i, (mt, compression)) in [
+        (
+            media_type::LAYER_NONDISTRIBUTABLE_TAR_GZIP,
+            Compression::DEFAULT_GZIP,
+        ),
+        (
+            media_type::LAYER_NONDISTRIBUTABLE_TAR_ZSTD,
+            Compression::DEFAULT_ZSTD,
+        ),
+        (media_type::LAYER_NONDISTRIBUTABLE_TAR, Compression::None),
+        (media_type::DOCKER_LAYER_GZIP, Compression::DEFAULT_GZIP),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut layer = layer_of(&tree, None, compression);
+        layer.media_type = mt;
+        let (manifest, _) = store(&layout, &crate::linux_amd64(), vec![layer], None);
+        tag(&layout, &manifest.digest, &format!("m{i}"));
+        let dest = work.join(format!("dest{i}"));
+        unpack(
+            &layout,
+            Some(&reference(&format!("m{i}"))),
+            &dest,
+            &UnpackOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{mt}: {e}"));
+        assert_eq!(
+            std::fs::read_to_string(dest.join("etc/conf.d/a.conf")).expect("read"),
+            "a=1\n"
+        );
+    }
+}
+
+#[test]
+fn layers_with_whiteouts_give_the_last_tree() {
+    let work = scratch("unpack-whiteouts");
+    let layout = Layout::init(work.join("layout")).expect("init");
+    let one = work.join("one");
+    sample_tree(&one);
+    std::fs::create_dir_all(one.join("var/cache/deep")).expect("mkdir");
+    std::fs::write(one.join("var/cache/deep/x"), "x").expect("write");
+    std::fs::write(one.join("var/gone"), "gone").expect("write");
+    // Layer two: copy of one with removals, a replaced type and a new file.
+    let two = work.join("two");
+    sample_tree(&two);
+    std::fs::create_dir_all(two.join("var")).expect("mkdir");
+    std::fs::write(two.join("var/cache"), "now a file").expect("write");
+    std::fs::remove_file(two.join("bin/link")).expect("rm");
+    std::fs::create_dir(two.join("bin/link")).expect("dir where the link was");
+    std::fs::remove_file(two.join("etc/hostname")).expect("rm");
+    std::fs::write(two.join("etc/new"), "new").expect("write");
+    // Layer three: removes a whole directory.
+    let three = work.join("three");
+    sample_tree(&three);
+    std::fs::create_dir_all(three.join("var")).expect("mkdir");
+    std::fs::write(three.join("var/cache"), "now a file").expect("write");
+    std::fs::remove_file(three.join("bin/link")).expect("rm");
+    std::fs::create_dir(three.join("bin/link")).expect("dir");
+    std::fs::remove_file(three.join("etc/hostname")).expect("rm");
+    std::fs::write(three.join("etc/new"), "new").expect("write");
+    std::fs::remove_dir_all(three.join("etc/conf.d")).expect("rm");
+    for d in [&one, &two, &three] {
+        // Same directory times for the comparison.
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let layers = vec![
+        layer_of(&one, None, Compression::DEFAULT_GZIP),
+        layer_of(&two, Some(&one), Compression::DEFAULT_ZSTD),
+        layer_of(&three, Some(&two), Compression::None),
+    ];
+    let (manifest, _) = store(&layout, &crate::linux_amd64(), layers, None);
+    tag(&layout, &manifest.digest, "t");
+    let dest = work.join("dest");
+    let unpacked = unpack(
+        &layout,
+        Some(&reference("t")),
+        &dest,
+        &UnpackOptions::default(),
+    )
+    .expect("unpack");
+    assert_eq!(unpacked.layers, 3);
+    let mut want = snapshot(&three);
+    want.retain(|k, _| !k.is_empty());
+    let mut got = snapshot(&dest);
+    got.retain(|k, _| !k.is_empty());
+    assert_eq!(got, want);
+    assert!(!dest.join("var/gone").exists());
+    assert!(!dest.join("etc/conf.d").exists());
+    assert!(!dest.join("etc/hostname").exists());
+    assert!(dest.join("bin/link").is_dir());
+    assert_eq!(
+        std::fs::read_to_string(dest.join("var/cache")).expect("read"),
+        "now a file"
+    );
+}
+
+#[test]
+fn platform_picks_the_image_of_an_index() {
+    let work = scratch("unpack-platform");
+    let layout = Layout::init(work.join("layout")).expect("init");
+    let mut manifests = Vec::new();
+    for (os, arch) in [("linux", "amd64"), ("linux", "arm64")] {
+        let tree = work.join(arch);
+        std::fs::create_dir_all(&tree).expect("mkdir");
+        std::fs::write(tree.join("arch"), arch).expect("write");
+        let platform = Platform::new(os, arch);
+        let (m, _) = store(
+            &layout,
+            &platform,
+            vec![layer_of(&tree, None, Compression::DEFAULT_GZIP)],
+            None,
+        );
+        manifests.push(m);
+    }
+    let index = Document::from_value(ImageIndex::new(manifests));
+    let m = layout
+        .blobs()
+        .put_bytes(index.bytes(), Algorithm::Sha256)
+        .expect("put index");
+    tag(&layout, &m.digest, "multi");
+    for arch in ["amd64", "arm64"] {
+        let dest = work.join(format!("dest-{arch}"));
+        let options = UnpackOptions {
+            platform: Some(Platform::new("linux", arch)),
+            ..UnpackOptions::default()
+        };
+        unpack(&layout, Some(&reference("multi")), &dest, &options).expect("unpack");
+        assert_eq!(
+            std::fs::read_to_string(dest.join("arch")).expect("read"),
+            arch
+        );
+    }
+    let options = UnpackOptions {
+        platform: Some(Platform::new("linux", "s390x")),
+        ..UnpackOptions::default()
+    };
+    let dest = work.join("dest-none");
+    let e =
+        unpack(&layout, Some(&reference("multi")), &dest, &options).expect_err("no such platform");
+    assert!(e.to_string().contains("s390x"), "{e}");
+    assert!(!dest.exists());
+}
+
+fn exec(user: &str) -> ExecConfig {
+    let mut volumes = BTreeMap::new();
+    volumes.insert("/data".to_owned(), serde_json::json!({}));
+    volumes.insert("/empty".to_owned(), serde_json::json!({}));
+    ExecConfig {
+        user: Some(user.to_owned()),
+        env: Some(vec!["PATH=/bin".to_owned(), "GREETING=hello".to_owned()]),
+        entrypoint: Some(vec!["/bin/sh".to_owned(), "-c".to_owned()]),
+        cmd: Some(vec!["echo hi".to_owned()]),
+        working_dir: Some("/home/app".to_owned()),
+        volumes: Some(volumes),
+        ..ExecConfig::default()
+    }
+}
+
+fn bundle_image(test: &str, user: &str) -> (PathBuf, Layout) {
+    let work = scratch(test);
+    let layout = Layout::init(work.join("layout")).expect("init");
+    let tree = work.join("tree");
+    std::fs::create_dir_all(tree.join("etc")).expect("mkdir");
+    std::fs::create_dir_all(tree.join("home/app")).expect("mkdir");
+    std::fs::create_dir_all(tree.join("data/sub")).expect("mkdir");
+    std::fs::write(tree.join("data/sub/seed"), "seeded").expect("write");
+    std::fs::write(
+        tree.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1234:2345:app:/home/app:/bin/sh\n",
+    )
+    .expect("write");
+    std::fs::write(
+        tree.join("etc/group"),
+        "root:x:0:\napp:x:2345:\nextra:x:3456:app\n",
+    )
+    .expect("write");
+    let (manifest, _) = store(
+        &layout,
+        &crate::linux_amd64(),
+        vec![layer_of(&tree, None, Compression::DEFAULT_GZIP)],
+        Some(exec(user)),
+    );
+    tag(&layout, &manifest.digest, "t");
+    (work, layout)
+}
+
+#[test]
+fn bundle_writes_config_and_rootfs() {
+    let (work, layout) = bundle_image("bundle-ok", "app");
+    let dir = work.join("bundle");
+    let options = BundleDirOptions::default();
+    let bundled = bundle(&layout, Some(&reference("t")), &dir, &options).expect("bundle");
+    assert_eq!(bundled.args, ["/bin/sh", "-c", "echo hi"]);
+    assert_eq!((bundled.user.uid, bundled.user.gid), (1234, 2345));
+    assert_eq!(bundled.user.additional_gids, Some(vec![3456]));
+    assert_eq!(
+        std::fs::metadata(&dir).expect("stat").mode() & 0o7777,
+        0o700,
+        "owner only"
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).expect("read"))
+            .expect("json");
+    let process = &config["process"];
+    assert_eq!(
+        process["args"],
+        serde_json::json!(["/bin/sh", "-c", "echo hi"])
+    );
+    assert_eq!(process["cwd"], "/home/app");
+    assert_eq!(process["terminal"], false);
+    assert_eq!(process["user"]["uid"], 1234);
+    assert_eq!(process["user"]["gid"], 2345);
+    let env: Vec<&str> = process["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(env.contains(&"GREETING=hello"), "{env:?}");
+    assert_eq!(config["root"]["path"], "rootfs");
+    assert!(dir.join("rootfs/etc/passwd").is_file());
+    // Volumes: /data moved to volumes/0 with its content, /empty an empty volumes/1.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("volumes/0/sub/seed")).expect("seeded"),
+        "seeded"
+    );
+    assert!(dir.join("volumes/1").is_dir());
+    assert!(dir.join("rootfs/data").is_dir());
+    let mounts = config["mounts"].as_array().expect("mounts");
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m["destination"] == "/data" && m["source"] == "volumes/0"),
+        "{mounts:?}"
+    );
+    only(&dir, &["rootfs", "config.json", "volumes"]);
+    only(&work, &["bundle", "layout", "tree"]);
+    // Again: the bundle exists now.
+    let e = bundle(&layout, Some(&reference("t")), &dir, &options).expect_err("exists");
+    assert!(matches!(e, UnpackError::DestinationExists { .. }), "{e}");
+    assert!(dir.join("config.json").is_file());
+}
+
+#[test]
+fn bundle_with_tty_sets_terminal() {
+    let (work, layout) = bundle_image("bundle-tty", "0:0");
+    let dir = work.join("bundle");
+    let options = BundleDirOptions {
+        terminal: true,
+        ..BundleDirOptions::default()
+    };
+    let bundled = bundle(&layout, Some(&reference("t")), &dir, &options).expect("bundle");
+    assert_eq!((bundled.user.uid, bundled.user.gid), (0, 0));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).expect("read"))
+            .expect("json");
+    assert_eq!(config["process"]["terminal"], true);
+}
+
+#[test]
+fn bundle_with_unknown_user_leaves_nothing() {
+    let (work, layout) = bundle_image("bundle-unknown-user", "nobody-here");
+    let dir = work.join("bundle");
+    let e = bundle(
+        &layout,
+        Some(&reference("t")),
+        &dir,
+        &BundleDirOptions::default(),
+    )
+    .expect_err("unknown user");
+    assert!(e.is_check_failure(), "{e}");
+    assert!(e.to_string().contains("nobody-here"), "{e}");
+    assert!(!dir.exists());
+    only(&work, &["layout", "tree"]);
+}
+
+#[test]
+fn bundle_with_damaged_layer_leaves_nothing() {
+    let (work, layout) = bundle_image("bundle-damaged", "app");
+    let manifest = layout
+        .resolve(Some(&reference("t")), None)
+        .expect("resolve");
+    let (_, _, document) = layout.descend(&manifest, None).expect("descend");
+    let layer = document.layers().expect("layers")[0].digest.clone();
+    let path = layout.blobs().blob_path(&layer);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let n = bytes.len();
+    bytes[n / 3] ^= 0x10;
+    std::fs::write(&path, bytes).expect("write");
+    let dir = work.join("bundle");
+    let e = bundle(
+        &layout,
+        Some(&reference("t")),
+        &dir,
+        &BundleDirOptions::default(),
+    )
+    .expect_err("damaged");
+    assert!(e.is_check_failure(), "{e}");
+    assert!(e.to_string().contains(layer.as_str()), "{e}");
+    assert!(!dir.exists());
+    only(&work, &["layout", "tree"]);
+}
+
+#[test]
+fn refused_entry_fails_with_nothing_left() {
+    // A hard link to a target that does not exist is refused by the applier.
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(2);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    builder
+        .append_data(&mut header, "ok", &b"ok"[..])
+        .expect("append");
+    let mut link = tar::Header::new_ustar();
+    link.set_size(0);
+    link.set_mode(0o644);
+    link.set_entry_type(tar::EntryType::Link);
+    builder
+        .append_link(&mut link, "bad", "missing")
+        .expect("append link");
+    let tar = builder.into_inner().expect("finish");
+    let work = scratch("unpack-refused");
+    let layout = Layout::init(work.join("layout")).expect("init");
+    let layer = LayerSpec {
+        blob: crate::gzip(&tar),
+        media_type: media_type::LAYER_TAR_GZIP,
+        diff_id: sha256(&tar),
+    };
+    let (manifest, layers) = store(&layout, &crate::linux_amd64(), vec![layer], None);
+    tag(&layout, &manifest.digest, "t");
+    let dest = work.join("dest");
+    let e = unpack(
+        &layout,
+        Some(&reference("t")),
+        &dest,
+        &UnpackOptions::default(),
+    )
+    .expect_err("refused");
+    assert!(
+        matches!(
+            e,
+            UnpackError::Layer {
+                source: ApplyError::Refused { .. },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.is_check_failure());
+    assert!(e.to_string().contains(layers[0].digest.as_str()), "{e}");
+    assert!(!dest.exists());
+    only(&work, &["layout"]);
+}
+
+#[test]
+fn rootless_unpack_keeps_the_owner() {
+    let (work, layout, _, _) = sample_image("unpack-rootless", Compression::DEFAULT_GZIP);
+    let dest = work.join("dest");
+    let options = UnpackOptions {
+        rootless: true,
+        ..UnpackOptions::default()
+    };
+    unpack(&layout, Some(&reference("t")), &dest, &options).expect("unpack");
+    let meta = std::fs::metadata(dest.join("etc/conf.d/a.conf")).expect("stat");
+    let euid = rustix::process::geteuid().as_raw();
+    assert_eq!(meta.uid(), euid, "no chown in rootless mode");
+    assert_eq!(
+        std::fs::read_to_string(dest.join("etc/conf.d/a.conf")).expect("read"),
+        "a=1\n"
+    );
+}
