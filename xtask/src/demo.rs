@@ -1,10 +1,12 @@
 //! `cargo xtask demo`: the main job end to end, on a sample the demo makes itself.
 //!
-//! It builds `ocimg`, makes a small root filesystem (files, an executable, a directory
-//! tree, a symlink, a hardlink), turns it into a gzip layer, writes an OCI image layout
-//! around it (config, manifest, index.json, oci-layout), validates every document,
-//! checks every blob's digest, applies the layer into a new root and compares the two
-//! trees. Everything goes through the `ocimg` command line, as a user would run it.
+//! It builds `ocimg`, makes a small root filesystem (files, a directory tree, a symlink,
+//! a hardlink, a user database, and Debian's busybox-static when it is installed), builds
+//! an image from it into an OCI layout with an entrypoint, a cmd, an environment
+//! variable, a working directory and a named user, checks the layout with `fsck`,
+//! unpacks the image and compares the tree with the sample, turns the image into a
+//! runtime bundle and, where runc is installed and we are root, runs it and checks what
+//! it prints. Everything goes through the `ocimg` command line, as a user would run it.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -13,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail, ensure};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::project_root;
 
@@ -40,156 +42,124 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
 
     step("making a sample root filesystem");
     let rootfs = work.join("rootfs");
-    make_sample_tree(&rootfs)?;
+    let runnable = make_sample_tree(&rootfs)?;
+    if !runnable {
+        println!("(no {BUSYBOX}: the image gets no shell, and the demo will not run it)");
+    }
 
-    step("creating a gzip layer from it");
-    let layer_path = work.join("layer.tar.gz");
-    let layer = ocimg.json(&[
-        "layer",
-        "create",
-        "--compress",
-        "gzip",
+    step("building an image from it into a layout");
+    let layout = work.join("layout");
+    let image = format!("{}:demo", path_str(&layout)?);
+    let built = ocimg.json(&[
+        "build",
+        &image,
+        "--rootfs",
+        path_str(&rootfs)?,
+        "--entrypoint",
+        r#"["/bin/sh","-c"]"#,
+        "--cmd",
+        r#"["echo \"$GREETING from $(pwd) as uid $(id -u)\""]"#,
+        "--env",
+        "GREETING=hello",
+        "--workdir",
+        "/srv",
+        "--user",
+        "demo",
+        "--label",
+        "org.example.demo=true",
         "--source-date-epoch",
         "1700000000",
-        path_str(&rootfs)?,
-        "-o",
-        path_str(&layer_path)?,
-    ])?;
-    println!("{}", serde_json::to_string_pretty(&layer)?);
-    let layer_digest = field(&layer, "digest")?;
-    let diff_id = field(&layer, "diffID")?;
-
-    step("writing an OCI image layout around it");
-    let layout = work.join("layout");
-    let blobs = layout.join("blobs/sha256");
-    fs::create_dir_all(&blobs)?;
-    fs::write(
-        layout.join("oci-layout"),
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    )?;
-    let put_blob = |bytes: &[u8]| -> anyhow::Result<(String, u64)> {
-        let tmp = work.join("blob.tmp");
-        fs::write(&tmp, bytes)?;
-        let digest = ocimg.digest(&tmp)?;
-        let encoded = digest
-            .strip_prefix("sha256:")
-            .context("ocimg digest printed sha256")?;
-        fs::rename(&tmp, blobs.join(encoded))?;
-        Ok((digest, bytes.len() as u64))
-    };
-    let encoded = layer_digest
-        .strip_prefix("sha256:")
-        .context("layer digest is sha256")?;
-    fs::copy(&layer_path, blobs.join(encoded))?;
-    let config = json!({
-        "created": "2023-11-14T22:13:20Z",
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {
-            "Entrypoint": ["/bin/hello"],
-            "Env": ["PATH=/bin"],
-            "WorkingDir": "/"
-        },
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created": "2023-11-14T22:13:20Z", "created_by": "cargo xtask demo"}]
-    });
-    let (config_digest, config_size) = put_blob(&serde_json::to_vec(&config)?)?;
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": config_digest,
-            "size": config_size
-        },
-        "layers": [{
-            "mediaType": field(&layer, "mediaType")?,
-            "digest": layer_digest,
-            "size": layer["size"]
-        }]
-    });
-    let (manifest_digest, manifest_size) = put_blob(&serde_json::to_vec(&manifest)?)?;
-    let index = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": manifest_digest,
-            "size": manifest_size,
-            "platform": {"architecture": "amd64", "os": "linux"},
-            "annotations": {"org.opencontainers.image.ref.name": "demo"}
-        }]
-    });
-    fs::write(layout.join("index.json"), serde_json::to_vec(&index)?)?;
-    println!(
-        "layout {} holds manifest {manifest_digest}",
-        layout.display()
-    );
-
-    step("validating every document");
-    let blob = |d: &str| blobs.join(d.trim_start_matches("sha256:"));
-    let mut ok = true;
-    for (kind, path) in [
-        ("oci-layout", layout.join("oci-layout")),
-        ("index", layout.join("index.json")),
-        ("manifest", blob(&manifest_digest)),
-        ("config", blob(&config_digest)),
-    ] {
-        let report = ocimg.run(&["validate", "--kind", kind, "--json", path_str(&path)?])?;
-        let valid = report.status.success();
-        println!(
-            "{kind:<10} {} {}",
-            if valid { "valid  " } else { "INVALID" },
-            path.display()
-        );
-        if !valid {
-            println!("{}", String::from_utf8_lossy(&report.stdout));
-        }
-        ok &= valid;
-    }
-
-    step("checking every blob against its name");
-    for entry in fs::read_dir(&blobs)? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .context("blob name")?
-            .to_owned();
-        let digest = ocimg.digest(&path)?;
-        let matches = digest == format!("sha256:{name}");
-        println!("{} sha256:{name}", if matches { "ok " } else { "BAD" });
-        ok &= matches;
-    }
-
-    step("applying the layer into a new root and comparing the trees");
-    let unpacked = work.join("unpacked");
-    let applied = ocimg.json(&[
-        "layer",
-        "apply",
         "--json",
-        path_str(&blob(layer_digest))?,
-        path_str(&unpacked)?,
     ])?;
-    println!("{}", serde_json::to_string(&applied)?);
-    let (want, got) = (snapshot(&rootfs)?, snapshot(&unpacked)?);
-    if want == got {
-        println!("identical: {} entries", want.len());
+    println!("{}", serde_json::to_string_pretty(&built)?);
+
+    step("checking the layout with fsck");
+    let mut ok = true;
+    let fsck = ocimg.run(&["fsck", "--json", path_str(&layout)?])?;
+    let report: Value = serde_json::from_slice(&fsck.stdout).context("fsck printed no JSON")?;
+    println!("{}", serde_json::to_string(&report)?);
+    ok &= fsck.status.success() && report["ok"] == Value::Bool(true);
+
+    step("validating index.json");
+    let index = ocimg.run(&[
+        "validate",
+        "--kind",
+        "index",
+        path_str(&layout.join("index.json"))?,
+    ])?;
+    println!(
+        "index.json {}",
+        if index.status.success() {
+            "valid"
+        } else {
+            "INVALID"
+        }
+    );
+    ok &= index.status.success();
+
+    step("unpacking the image and comparing with the sample");
+    let unpacked = work.join("unpacked");
+    let out = ocimg.json(&["unpack", "--json", &image, path_str(&unpacked)?])?;
+    println!("{}", serde_json::to_string(&out)?);
+    ok &= same_trees(&rootfs, &unpacked)?;
+
+    step("turning the image into a runtime bundle");
+    let bundle = work.join("bundle");
+    let out = ocimg.json(&["bundle", "--json", &image, path_str(&bundle)?])?;
+    println!("{}", serde_json::to_string(&out)?);
+
+    let runc_present = Command::new("runc")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let is_root = unsafe { libc::geteuid() } == 0;
+    if runnable && runc_present && is_root {
+        step("running the bundle with runc");
+        let id = format!("ocimg-demo-{}", std::process::id());
+        let run = Command::new("runc")
+            .args(["run", "-b", path_str(&bundle)?, &id])
+            .output()?;
+        let _ = Command::new("runc").args(["delete", "-f", &id]).output();
+        let printed = String::from_utf8_lossy(&run.stdout);
+        print!("{printed}");
+        let want = "hello from /srv as uid 1000";
+        let ran = run.status.success() && printed.trim() == want;
+        if !ran {
+            println!(
+                "runc: {}\nwanted {want:?}",
+                String::from_utf8_lossy(&run.stderr)
+            );
+        }
+        ok &= ran;
     } else {
-        ok = false;
-        for (path, entry) in &want {
-            if got.get(path) != Some(entry) {
-                println!("differs: {path}: want {entry:?}, got {:?}", got.get(path));
-            }
-        }
-        for path in got.keys().filter(|p| !want.contains_key(*p)) {
-            println!("extra: {path}");
-        }
+        step("not running the bundle: it needs runc, root and busybox-static");
     }
 
     step(if ok { "demo passed" } else { "demo FAILED" });
     Ok(ok)
 }
+
+/// Compares two trees and prints what differs.
+fn same_trees(want_root: &Path, got_root: &Path) -> anyhow::Result<bool> {
+    let (want, got) = (snapshot(want_root)?, snapshot(got_root)?);
+    if want == got {
+        println!("identical: {} entries", want.len());
+        return Ok(true);
+    }
+    for (path, entry) in &want {
+        if got.get(path) != Some(entry) {
+            println!("differs: {path}: want {entry:?}, got {:?}", got.get(path));
+        }
+    }
+    for path in got.keys().filter(|p| !want.contains_key(*p)) {
+        println!("extra: {path}");
+    }
+    Ok(false)
+}
+
+/// Debian's statically linked busybox, which makes the sample image runnable.
+const BUSYBOX: &str = "/bin/busybox";
 
 fn step(what: &str) {
     println!("\n== {what}");
@@ -198,12 +168,6 @@ fn step(what: &str) {
 fn path_str(p: &Path) -> anyhow::Result<&str> {
     p.to_str()
         .with_context(|| format!("{} is not UTF-8", p.display()))
-}
-
-fn field<'a>(v: &'a Value, name: &str) -> anyhow::Result<&'a str> {
-    v[name]
-        .as_str()
-        .with_context(|| format!("no string {name:?} in {v}"))
 }
 
 struct Ocimg(PathBuf);
@@ -229,32 +193,37 @@ impl Ocimg {
         serde_json::from_slice(&out.stdout)
             .with_context(|| format!("ocimg {} printed no JSON", args.join(" ")))
     }
-
-    fn digest(&self, path: &Path) -> anyhow::Result<String> {
-        let v = self.json(&["digest", "--json", path_str(path)?])?;
-        Ok(field(&v[0], "digest")?.to_owned())
-    }
 }
 
-fn make_sample_tree(root: &Path) -> anyhow::Result<()> {
+/// Makes the sample tree; returns whether it holds a shell (busybox) to run.
+fn make_sample_tree(root: &Path) -> anyhow::Result<bool> {
     fs::create_dir_all(root.join("bin"))?;
     fs::create_dir_all(root.join("etc/app/conf.d"))?;
     fs::create_dir_all(root.join("var/empty"))?;
+    fs::create_dir_all(root.join("srv"))?;
     fs::write(
-        root.join("bin/hello"),
-        "#!/bin/sh\necho hello from the demo image\n",
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\ndemo:x:1000:1000:demo:/srv:/bin/sh\n",
     )?;
-    fs::set_permissions(root.join("bin/hello"), fs::Permissions::from_mode(0o755))?;
+    fs::write(root.join("etc/group"), "root:x:0:\ndemo:x:1000:\n")?;
     fs::write(root.join("etc/app/app.conf"), "greeting = hello\n")?;
     fs::write(root.join("etc/app/conf.d/10-extra.conf"), "extra = true\n")?;
     let big: Vec<u8> = (0..300_000u32)
         .flat_map(|i| (i.wrapping_mul(2_654_435_761)).to_le_bytes())
         .collect();
     fs::write(root.join("var/data.bin"), big)?;
+    fs::write(root.join("srv/hello.txt"), "hello\n")?;
     std::os::unix::fs::symlink("app/app.conf", root.join("etc/app.conf"))?;
-    fs::hard_link(root.join("bin/hello"), root.join("bin/hello-again"))?;
+    fs::hard_link(root.join("srv/hello.txt"), root.join("srv/hello-again.txt"))?;
     fs::set_permissions(root.join("var/empty"), fs::Permissions::from_mode(0o1777))?;
-    Ok(())
+    let runnable = Path::new(BUSYBOX).is_file();
+    if runnable {
+        fs::copy(BUSYBOX, root.join("bin/busybox"))?;
+        for applet in ["sh", "echo", "id", "pwd"] {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))?;
+        }
+    }
+    Ok(runnable)
 }
 
 /// What the demo compares of a tree: type, mode, size, content hash, link target, and
