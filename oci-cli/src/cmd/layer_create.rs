@@ -1,15 +1,334 @@
-//! (being written)
+//! `ocimg layer create [--compress gzip|zstd|none] [--level N] [--source-date-epoch N]
+//! [--opaque] [--from OLD] DIR -o FILE` and `ocimg layer ls [--json] FILE`.
+//!
+//! `create` writes the layer to a temporary file next to FILE and renames it into place, then
+//! prints `{"mediaType", "digest", "size", "diffID"}`. A name that cannot be stored (`.wh.*`)
+//! exits 1; usage, read and write errors exit 2.
+
+use std::fs::{self, File};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use oci_layer::{Compression, CreateError, CreateOptions, EntryKind, ListEntry};
 
 use crate::Outcome;
 
-#[derive(Debug, clap::Args)]
-pub struct CreateArgs {}
-#[derive(Debug, clap::Args)]
-pub struct LsArgs {}
-
-pub fn create(_args: CreateArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is being written")
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Compress {
+    Gzip,
+    Zstd,
+    None,
 }
-pub fn ls(_args: LsArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is being written")
+
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// Compression of the layer.
+    #[arg(long, value_enum, default_value = "gzip")]
+    compress: Compress,
+    /// Compression level (gzip 0-9, default 6; zstd 1-22, default 3).
+    #[arg(long, allow_negative_numbers = true)]
+    level: Option<i32>,
+    /// Clamp every mtime above N (seconds since the epoch) to N; defaults to the
+    /// SOURCE_DATE_EPOCH environment variable.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    source_date_epoch: Option<i64>,
+    /// Allow opaque whiteouts for directories replaced wholesale (with --from).
+    #[arg(long)]
+    opaque: bool,
+    /// Write only the changes from OLD to DIR, deletions as whiteouts.
+    #[arg(long, value_name = "OLD")]
+    from: Option<PathBuf>,
+    /// Compression threads (0: all cores); the output does not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Accepted for symmetry with other commands: the output is always JSON.
+    #[arg(long)]
+    json: bool,
+    /// The layer file to write.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: PathBuf,
+    /// The directory whose content becomes the layer.
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    /// Print a JSON array of entries.
+    #[arg(long)]
+    json: bool,
+    /// The layer (plain tar, gzip or zstd, detected from its bytes).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Report {
+    #[serde(rename = "mediaType")]
+    media_type: String,
+    digest: String,
+    size: u64,
+    #[serde(rename = "diffID")]
+    diff_id: String,
+}
+
+fn source_date_epoch(flag: Option<i64>) -> anyhow::Result<Option<i64>> {
+    if flag.is_some() {
+        return Ok(flag);
+    }
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .with_context(|| format!("SOURCE_DATE_EPOCH {v:?} is not a number of seconds")),
+        Err(_) => Ok(None),
+    }
+}
+
+fn compression(kind: Compress, level: Option<i32>) -> anyhow::Result<Compression> {
+    Ok(match (kind, level) {
+        (Compress::None, Some(_)) => anyhow::bail!("--level needs --compress gzip or zstd"),
+        (Compress::None, None) => Compression::None,
+        (Compress::Gzip, None) => Compression::DEFAULT_GZIP,
+        (Compress::Gzip, Some(l)) => Compression::Gzip {
+            level: u32::try_from(l)
+                .ok()
+                .filter(|l| *l <= 9)
+                .with_context(|| format!("invalid gzip level {l} (0 to 9)"))?,
+        },
+        (Compress::Zstd, None) => Compression::DEFAULT_ZSTD,
+        (Compress::Zstd, Some(l)) => Compression::Zstd { level: l },
+    })
+}
+
+/// A temporary file next to `target`, removed on drop unless kept.
+struct Temp {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn temp_next_to(target: &Path) -> anyhow::Result<(Temp, File)> {
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = target
+        .file_name()
+        .with_context(|| format!("{} is not a file name", target.display()))?;
+    for attempt in 0..100u32 {
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".tmp-{}-{attempt}", std::process::id()));
+        let path = dir.join(tmp_name);
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(f) => return Ok((Temp { path, keep: false }, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("create {}", path.display()));
+            }
+        }
+    }
+    anyhow::bail!(
+        "cannot create a temporary file next to {}",
+        target.display()
+    )
+}
+
+pub fn create(args: CreateArgs) -> anyhow::Result<Outcome> {
+    let options = CreateOptions {
+        compression: compression(args.compress, args.level)?,
+        source_date_epoch: source_date_epoch(args.source_date_epoch)?,
+        opaque: args.opaque,
+        threads: args.threads,
+    };
+    if args.opaque && args.from.is_none() {
+        eprintln!("ocimg layer create: --opaque has no effect without --from");
+    }
+    let (mut temp, mut file) = temp_next_to(&args.output)?;
+    let result = match &args.from {
+        None => oci_layer::create(&args.dir, &mut file, &options),
+        Some(old) => oci_layer::diff(old, &args.dir, &mut file, &options),
+    };
+    let created = match result {
+        Ok(c) => c,
+        Err(e @ CreateError::WhiteoutName { .. }) => {
+            eprintln!("ocimg layer create: {e}");
+            return Ok(Outcome::CheckFailed);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    file.flush()
+        .with_context(|| format!("write {}", temp.path.display()))?;
+    drop(file);
+    fs::rename(&temp.path, &args.output)
+        .with_context(|| format!("rename into {}", args.output.display()))?;
+    temp.keep = true;
+    for w in &created.warnings {
+        eprintln!("ocimg layer create: warning: {w}");
+    }
+    crate::print_json(&Report {
+        media_type: created.media_type.as_str().to_string(),
+        digest: created.digest.to_string(),
+        size: created.size,
+        diff_id: created.diff_id.to_string(),
+    })?;
+    Ok(Outcome::Ok)
+}
+
+#[derive(Debug, serde::Serialize)]
+struct JsonEntry<'a> {
+    path: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    size: u64,
+    mtime: i64,
+    linkname: Option<&'a str>,
+}
+
+pub fn ls(args: LsArgs) -> anyhow::Result<Outcome> {
+    let file = File::open(&args.file).with_context(|| format!("open {}", args.file.display()))?;
+    let entries = match oci_layer::list(file) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("ocimg layer ls: {}: {e}", args.file.display());
+            return Ok(Outcome::CheckFailed);
+        }
+    };
+    if args.json {
+        let json: Vec<JsonEntry<'_>> = entries
+            .iter()
+            .map(|e| JsonEntry {
+                path: &e.path,
+                kind: e.kind.name(),
+                mode: e.mode,
+                uid: e.uid,
+                gid: e.gid,
+                size: e.size,
+                mtime: e.mtime,
+                linkname: e.linkname.as_deref(),
+            })
+            .collect();
+        crate::print_json(&json)?;
+        return Ok(Outcome::Ok);
+    }
+    let mut out = std::io::stdout().lock();
+    for e in &entries {
+        writeln!(out, "{}", human(e))?;
+    }
+    out.flush()?;
+    Ok(Outcome::Ok)
+}
+
+/// One line like `tar tv`: mode, owner, size, date, path; whiteouts as deletions.
+fn human(e: &ListEntry) -> String {
+    match e.kind {
+        EntryKind::Whiteout => return format!("deleted {}", e.path),
+        EntryKind::Opaque => {
+            let dir = if e.path.is_empty() { "/" } else { &e.path };
+            return format!("opaque  {dir} (lower content hidden)");
+        }
+        _ => {}
+    }
+    let type_char = match e.kind {
+        EntryKind::Dir => 'd',
+        EntryKind::Symlink => 'l',
+        EntryKind::Hardlink => 'h',
+        EntryKind::Char => 'c',
+        EntryKind::Block => 'b',
+        EntryKind::Fifo => 'p',
+        _ => '-',
+    };
+    let size = match e.kind {
+        EntryKind::Char | EntryKind::Block => {
+            let (major, minor) = e.device.unwrap_or((0, 0));
+            format!("{major},{minor}")
+        }
+        _ => e.size.to_string(),
+    };
+    let mut line = format!(
+        "{type_char}{} {}/{} {size:>10} {} {}",
+        mode_string(e.mode),
+        e.uid,
+        e.gid,
+        date(e.mtime),
+        e.path
+    );
+    match (e.kind, &e.linkname) {
+        (EntryKind::Symlink, Some(l)) => line.push_str(&format!(" -> {l}")),
+        (EntryKind::Hardlink, Some(l)) => line.push_str(&format!(" link to {l}")),
+        _ => {}
+    }
+    line
+}
+
+fn mode_string(mode: u32) -> String {
+    let mut s = String::with_capacity(9);
+    for (shift, special, special_char) in [(6, 0o4000, 's'), (3, 0o2000, 's'), (0, 0o1000, 't')] {
+        let bits = (mode >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        let x = bits & 1 != 0;
+        s.push(match (mode & special != 0, x) {
+            (true, true) => special_char,
+            (true, false) => special_char.to_ascii_uppercase(),
+            (false, true) => 'x',
+            (false, false) => '-',
+        });
+    }
+    s
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC.
+fn date(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_modes_read_like_tar() {
+        assert_eq!(date(0), "1970-01-01 00:00");
+        assert_eq!(date(1_700_000_000), "2023-11-14 22:13");
+        assert_eq!(date(-86_400), "1969-12-31 00:00");
+        assert_eq!(mode_string(0o755), "rwxr-xr-x");
+        assert_eq!(mode_string(0o4755), "rwsr-xr-x");
+        assert_eq!(mode_string(0o1777), "rwxrwxrwt");
+        assert_eq!(mode_string(0o2644), "rw-r-Sr--");
+    }
 }
