@@ -2,3 +2,13 @@
 
 pub mod apply;
 pub mod create;
+
+pub use apply::{
+    Applied, ApplyOptions, Error as ApplyError, Expected, IdMap, IdRange, Limits, apply_layer,
+    apply_layers,
+};
+
+pub use create::{
+    Compression, CreateOptions, Created, EntryKind, Error as CreateError, ListEntry, ListError,
+    Warning, create, diff, list,
+};
