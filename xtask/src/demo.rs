@@ -38,7 +38,9 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
         .current_dir(&root)
         .status()?;
     ensure!(status.success(), "cargo build -p oci-cli failed");
-    let ocimg = Ocimg(root.join("target/debug/ocimg"));
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let ocimg = Ocimg(target.join("debug/ocimg"));
 
     step("making a sample root filesystem");
     let rootfs = work.join("rootfs");
