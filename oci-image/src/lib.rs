@@ -13,13 +13,13 @@ mod tag;
 mod unpack;
 mod walk;
 
+pub use build::{BuildError, BuildOptions, Built, build};
 pub use bundle::spec as runtime_spec;
 pub use bundle::{
     BundleOptions, Conversion, ConvertError, DEFAULT_PATH, DEFAULT_TERM, HostIds, NoUserDb,
     ROOTFS_DIR, RootfsFiles, SeedError, UserDb, VOLUMES_DIR, Volume, runtime_config, seed_volumes,
     write_config,
 };
-pub use build::{BuildError, BuildOptions, Built, build};
 pub use edit::{
     ConfigEdits, EditError, FlagError, Written, check_absolute, check_signal, check_user,
     parse_exec_array, parse_key_value, parse_port, rfc3339,
