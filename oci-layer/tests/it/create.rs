@@ -875,3 +875,23 @@ mod random_trees {
         }
     }
 }
+
+/// layer.md (Y16): whiteouts come before the other entries of their directory, even when
+/// a sibling's name sorts before the `.wh.` prefix.
+#[test]
+fn whiteouts_come_before_their_siblings() {
+    let (old, new) = diff_pair("diff-whiteouts-first");
+    write(&old.join("d/zz-deleted"), b"z");
+    write(&old.join("d/kept"), b"k");
+    set_mtime(&old.join("d/kept"), 1_600_000_000, 0);
+    copy_tree(&old, &new);
+    fs::remove_file(new.join("d/zz-deleted")).expect("rm");
+    // '!' and '-' sort before '.', so byte order alone would put these first.
+    write(&new.join("d/!added"), b"a");
+    write(&new.join("d/-added"), b"a");
+    let e = diff_layer(&old, &new, false);
+    assert_eq!(
+        paths(&e),
+        ["d/", "d/.wh.zz-deleted", "d/!added", "d/-added"]
+    );
+}
