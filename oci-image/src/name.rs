@@ -110,33 +110,5 @@ impl fmt::Display for ImageName {
 ///
 /// New tags must follow it; existing entries are read whatever their name.
 pub fn is_valid_tag(name: &str) -> bool {
-    !name.is_empty() && name.split('/').all(is_component)
-}
-
-fn is_component(component: &str) -> bool {
-    let b = component.as_bytes();
-    let mut i = 0;
-    let alnum_run = |i: &mut usize| {
-        let start = *i;
-        while b.get(*i).is_some_and(u8::is_ascii_alphanumeric) {
-            *i += 1;
-        }
-        *i > start
-    };
-    if !alnum_run(&mut i) {
-        return false;
-    }
-    while i < b.len() {
-        if b[i..].starts_with(b"--") {
-            i += 2;
-        } else if b"-._:@+".contains(&b[i]) {
-            i += 1;
-        } else {
-            return false;
-        }
-        if !alnum_run(&mut i) {
-            return false;
-        }
-    }
-    true
+    oci_spec_types::annotations::is_valid_ref_name(name)
 }

@@ -102,6 +102,41 @@ pub fn is_predefined(key: &str) -> bool {
     PREDEFINED.contains(&key)
 }
 
+/// Whether `s` follows the `org.opencontainers.image.ref.name` grammar of annotations.md (A10):
+/// `component ("/" component)*`, component = `alphanum (separator alphanum)*`,
+/// separator = `[-._:@+]` or `--`.
+pub fn is_valid_ref_name(s: &str) -> bool {
+    !s.is_empty() && s.split('/').all(component)
+}
+
+fn component(c: &str) -> bool {
+    let b = c.as_bytes();
+    let mut i = 0;
+    let alnum_run = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_alphanumeric) {
+            *i += 1;
+        }
+        *i > start
+    };
+    if !alnum_run(&mut i) {
+        return false;
+    }
+    while i < b.len() {
+        if b[i..].starts_with(b"--") {
+            i += 2;
+        } else if b"-._:@+".contains(&b[i]) {
+            i += 1;
+        } else {
+            return false;
+        }
+        if !alnum_run(&mut i) {
+            return false;
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

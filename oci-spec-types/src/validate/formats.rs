@@ -146,39 +146,9 @@ pub(crate) fn is_rfc3339(s: &str) -> bool {
     check().is_some()
 }
 
-/// Whether `s` follows the ref.name grammar of annotations.md (A10):
-/// `component ("/" component)*`, component = `alphanum (separator alphanum)*`,
-/// separator = `[-._:@+]` or `--`.
+/// Whether `s` follows the ref.name grammar of annotations.md (A10).
 pub(super) fn is_ref_name(s: &str) -> bool {
-    !s.is_empty() && s.split('/').all(component)
-}
-
-fn component(c: &str) -> bool {
-    let b = c.as_bytes();
-    let mut i = 0;
-    let alnum_run = |i: &mut usize| {
-        let start = *i;
-        while b.get(*i).is_some_and(u8::is_ascii_alphanumeric) {
-            *i += 1;
-        }
-        *i > start
-    };
-    if !alnum_run(&mut i) {
-        return false;
-    }
-    while i < b.len() {
-        if b[i..].starts_with(b"--") {
-            i += 2;
-        } else if b"-._:@+".contains(&b[i]) {
-            i += 1;
-        } else {
-            return false;
-        }
-        if !alnum_run(&mut i) {
-            return false;
-        }
-    }
-    true
+    crate::annotations::is_valid_ref_name(s)
 }
 
 /// Checks embedded `data`: padded standard base64 (D13), and the decoded bytes agree with
