@@ -296,25 +296,11 @@ fn mode_string(mode: u32) -> String {
     s
 }
 
-/// `YYYY-MM-DD HH:MM` in UTC.
+/// `YYYY-MM-DD HH:MM` in UTC, as `tar tv` prints it.
 fn date(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
-        rem / 3600,
-        (rem % 3600) / 60
-    )
+    // `YYYY-MM-DDTHH:MM:SSZ`: keep the date and the hours and minutes.
+    let full = oci_image::rfc3339(secs);
+    format!("{} {}", &full[..10], &full[11..16])
 }
 
 #[cfg(test)]
