@@ -6,6 +6,7 @@
 //! memory under 64 MiB, also for a 1 GiB layer. Each command runs a few times on a warm
 //! page cache after a `sync`; the best time counts. Peak memory is GNU time's `%M`.
 
+use super::{build_ocimg, have, reset, sh};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -37,7 +38,7 @@ pub fn run() -> anyhow::Result<bool> {
         }
     }
     reset(&work)?;
-    let ocimg = build_ocimg(&project)?;
+    let ocimg = build_ocimg("layers apply", &project)?;
 
     eprintln!(
         "layers apply: making the gzip layer of {}",
@@ -145,50 +146,6 @@ pub fn run() -> anyhow::Result<bool> {
         );
     }
     Ok(ok)
-}
-
-fn have(tool: &str) -> bool {
-    if tool.starts_with('/') {
-        return Path::new(tool).exists();
-    }
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn reset(dir: &Path) -> anyhow::Result<()> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("remove {}", dir.display()))?;
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))
-}
-
-fn sh(cmd: &mut Command) -> anyhow::Result<()> {
-    let out = cmd
-        .stdout(Stdio::null())
-        .output()
-        .with_context(|| format!("run {cmd:?}"))?;
-    if !out.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(())
-}
-
-/// Builds the release `ocimg` and returns its path.
-fn build_ocimg(project: &Path) -> anyhow::Result<PathBuf> {
-    eprintln!("layers apply: cargo build --release -p oci-cli");
-    sh(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-            .current_dir(project)
-            .args(["build", "--release", "--quiet", "-p", "oci-cli"]),
-    )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project.join("target"));
-    Ok(target.join("release/ocimg"))
 }
 
 /// A gzip layer of `tree`: `ocimg layer create` when it works, else `tar | pigz`.

@@ -11,6 +11,7 @@
 //! the best time counts. For umoci only `umoci repack` is timed, on a fresh bundle each run
 //! (`umoci init`, `new`, `unpack`, then the tree copied into the bundle's rootfs).
 
+use super::{build_ocimg, have, reset, sh};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,7 +31,7 @@ pub fn run() -> anyhow::Result<bool> {
     }
     let rootfs = rootfs(&project)?;
     reset(&work)?;
-    let ocimg = build_ocimg(&project)?;
+    let ocimg = build_ocimg("layers create", &project)?;
 
     // Warm the page cache for everyone.
     sh(Command::new("sh")
@@ -352,50 +353,6 @@ fn largest_blob(dir: &Path) -> anyhow::Result<u64> {
         max = max.max(e?.metadata()?.len());
     }
     Ok(max)
-}
-
-fn have(tool: &str) -> bool {
-    if tool.starts_with('/') {
-        return Path::new(tool).exists();
-    }
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn reset(dir: &Path) -> anyhow::Result<()> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("remove {}", dir.display()))?;
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))
-}
-
-fn sh(cmd: &mut Command) -> anyhow::Result<()> {
-    let out = cmd
-        .stdout(Stdio::null())
-        .output()
-        .with_context(|| format!("run {cmd:?}"))?;
-    if !out.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(())
-}
-
-/// Builds the release `ocimg` and returns its path.
-fn build_ocimg(project: &Path) -> anyhow::Result<PathBuf> {
-    eprintln!("layers create: cargo build --release -p oci-cli");
-    sh(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-            .current_dir(project)
-            .args(["build", "--release", "--quiet", "-p", "oci-cli"]),
-    )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project.join("target"));
-    Ok(target.join("release/ocimg"))
 }
 
 struct Measure {
