@@ -302,51 +302,15 @@ impl<'a> Layer<'a> {
     /// The owner to set, `None` when ownership is not changed.
     fn owner(&self, entry: &Entry) -> Result<Option<(Uid, Gid)>, Error> {
         let name = entry.name.as_slice();
-        match &self.options.id_map {
-            Some(map) => {
-                let uid = map.uid(entry.uid).ok_or_else(|| {
-                    Error::refused(
-                        name,
-                        Refusal::Unmapped {
-                            kind: "uid",
-                            id: entry.uid,
-                        },
-                    )
-                })?;
-                let gid = map.gid(entry.gid).ok_or_else(|| {
-                    Error::refused(
-                        name,
-                        Refusal::Unmapped {
-                            kind: "gid",
-                            id: entry.gid,
-                        },
-                    )
-                })?;
-                Ok(Some((Uid::from_raw(uid), Gid::from_raw(gid))))
-            }
-            None if self.options.rootless => Ok(None),
-            None => {
-                let uid = u32::try_from(entry.uid).map_err(|_| {
-                    Error::refused(
-                        name,
-                        Refusal::Unmapped {
-                            kind: "uid",
-                            id: entry.uid,
-                        },
-                    )
-                })?;
-                let gid = u32::try_from(entry.gid).map_err(|_| {
-                    Error::refused(
-                        name,
-                        Refusal::Unmapped {
-                            kind: "gid",
-                            id: entry.gid,
-                        },
-                    )
-                })?;
-                Ok(Some((Uid::from_raw(uid), Gid::from_raw(gid))))
-            }
-        }
+        let (uid, gid) = match &self.options.id_map {
+            Some(map) => (map.uid(entry.uid), map.gid(entry.gid)),
+            None if self.options.rootless => return Ok(None),
+            None => (u32::try_from(entry.uid).ok(), u32::try_from(entry.gid).ok()),
+        };
+        let unmapped = |kind, id| Error::refused(name, Refusal::Unmapped { kind, id });
+        let uid = uid.ok_or_else(|| unmapped("uid", entry.uid))?;
+        let gid = gid.ok_or_else(|| unmapped("gid", entry.gid))?;
+        Ok(Some((Uid::from_raw(uid), Gid::from_raw(gid))))
     }
 
     /// A failed ownership change: an error, or a warning in rootless mode.
