@@ -2,6 +2,9 @@
 
 mod build;
 mod bundle;
+mod copy;
+mod discover;
+mod docker_archive;
 mod edit;
 mod fsck;
 mod gc;
@@ -10,6 +13,7 @@ mod layout;
 mod name;
 mod resolve;
 mod tag;
+mod tar_index;
 mod unpack;
 mod walk;
 
@@ -20,6 +24,7 @@ pub use bundle::{
     ROOTFS_DIR, RootfsFiles, SeedError, UserDb, VOLUMES_DIR, Volume, runtime_config, seed_volumes,
     write_config,
 };
+pub use copy::{BlobOpenError, BlobReader, Source, read_error};
 pub use edit::{
     ConfigEdits, EditError, FlagError, Written, check_absolute, check_signal, check_user,
     parse_exec_array, parse_key_value, parse_port, rfc3339,

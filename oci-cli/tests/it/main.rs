@@ -1,6 +1,8 @@
 //! Integration tests of the `ocimg` binary: spellings, JSON shapes and exit codes of CLI.md.
 
 mod build;
+mod copy;
+mod copy_discover;
 mod digest;
 mod image;
 mod layer_apply;

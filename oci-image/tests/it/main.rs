@@ -2,6 +2,9 @@
 
 mod build;
 mod bundle;
+mod copy;
+mod discover;
+mod docker_archive;
 mod fsck;
 mod gc;
 mod layout;
