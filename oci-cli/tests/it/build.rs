@@ -62,6 +62,12 @@ fn sample_tree(root: &Path) {
     fs::write(root.join("bin/app"), "#!/bin/sh\necho app\n").expect("write");
     fs::set_permissions(root.join("bin/app"), fs::Permissions::from_mode(0o755)).expect("chmod");
     std::os::unix::fs::symlink("app", root.join("bin/app2")).expect("symlink");
+    // Over one 256 KiB compression block, so that gzip layers have several members and
+    // the peers read multi-member gzip.
+    let big: Vec<u8> = (0..700_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(root.join("etc/big.bin"), big).expect("write");
 }
 
 /// `ocimg inspect --json DIR:REF`.

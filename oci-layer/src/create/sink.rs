@@ -76,7 +76,7 @@ impl<'w> Sink<'w> {
                         level: i64::from(level),
                     });
                 }
-                Encoder::Gzip(ParGz::new(counted, level, threads))
+                Encoder::Gzip(ParGz::new(counted, level, threads).map_err(Error::Write)?)
             }
             Compression::Zstd { level } => {
                 if !zstd::compression_level_range().contains(&level) {

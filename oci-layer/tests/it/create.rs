@@ -538,13 +538,85 @@ fn peers_decompress_gzip_and_zstd_layers() {
             assert_eq!(created.diff_id.to_string(), sha256(&tar));
         }
     }
-    // One gzip member, readable by a single-member decoder too.
-    let (gz, _) = layer(&dir, &opts(Compression::Gzip { level: 6 }));
-    let mut single = Vec::new();
-    flate2::read::GzDecoder::new(&gz[..])
-        .read_to_end(&mut single)
-        .expect("single-member gunzip");
-    assert!(single == plain);
+}
+
+/// Splits a gzip stream into its members' uncompressed bytes, checking each header.
+fn gzip_members(mut gz: &[u8]) -> Vec<Vec<u8>> {
+    let mut members = Vec::new();
+    while !gz.is_empty() {
+        // No flags, mtime 0, OS unknown: nothing from the machine or the clock.
+        assert_eq!(gz[..8], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0], "member header");
+        assert_eq!(gz[9], 255, "member OS byte");
+        let mut decoder = flate2::bufread::GzDecoder::new(gz);
+        let mut member = Vec::new();
+        decoder.read_to_end(&mut member).expect("gunzip one member");
+        gz = decoder.into_inner();
+        members.push(member);
+    }
+    members
+}
+
+#[test]
+fn gzip_layers_are_one_member_per_block_read_back_by_every_multi_member_reader() {
+    let dir = scratch("gzip-members");
+    // 2.5 MiB of content and a tiny file: ten full 256 KiB blocks and a partial one.
+    write(&dir.join("f"), &noise(5 << 19, 7));
+    write(&dir.join("e"), b"x");
+    let (plain, _) = layer(&dir, &opts(Compression::None));
+    let block = 256 * 1024;
+    for level in [0, 1, 6, 9] {
+        let mut outputs = Vec::new();
+        for threads in 1..=4 {
+            let o = CreateOptions {
+                compression: Compression::Gzip { level },
+                threads,
+                ..CreateOptions::default()
+            };
+            let (gz, created) = layer(&dir, &o);
+            assert_eq!(created.diff_id.to_string(), sha256(&plain));
+            outputs.push(gz);
+        }
+        for (i, o) in outputs.iter().enumerate().skip(1) {
+            assert!(*o == outputs[0], "level {level}: {} threads differ", i + 1);
+        }
+        let gz = &outputs[0];
+        // Each member holds one block; only the last is short, and none is empty.
+        let members = gzip_members(gz);
+        assert_eq!(members.len(), plain.len().div_ceil(block), "level {level}");
+        for (i, m) in members.iter().enumerate() {
+            let want = block.min(plain.len() - i * block);
+            assert_eq!(m.len(), want, "level {level}: member {i}");
+        }
+        assert!(members.concat() == plain, "level {level}: members in order");
+        // XFL as RFC 1952 has it: 4 for the fastest levels, 2 for the slowest.
+        let xfl = match level {
+            0 | 1 => 4,
+            9 => 2,
+            _ => 0,
+        };
+        assert_eq!(gz[8], xfl, "level {level}: XFL");
+        let mut multi = Vec::new();
+        flate2::read::MultiGzDecoder::new(&gz[..])
+            .read_to_end(&mut multi)
+            .expect("multi-member gunzip");
+        assert!(multi == plain, "level {level}: MultiGzDecoder");
+        for peer in ["gzip", "pigz"] {
+            if let Some(tar) = peer_decompress(peer, gz) {
+                assert!(tar == plain, "level {level}: {peer} -dc gives back the tar");
+            }
+        }
+    }
+}
+
+#[test]
+fn gzip_of_a_tree_smaller_than_a_block_is_one_member() {
+    let dir = scratch("gzip-one-member");
+    write(&dir.join("f"), b"hello\n");
+    let (plain, _) = layer(&dir, &opts(Compression::None));
+    let (gz, _) = layer(&dir, &opts(Compression::DEFAULT_GZIP));
+    let members = gzip_members(&gz);
+    assert_eq!(members.len(), 1);
+    assert!(members[0] == plain);
 }
 
 #[test]
