@@ -2,6 +2,7 @@
 //! HTTP only when insecure, bounded bodies, timeouts and redirects, and curl-style
 //! `--connect-to` overrides so that tests and mirrors need no DNS.
 
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -158,21 +159,20 @@ impl Client {
         &self.options
     }
 
-    /// GETs `url` with an `Accept` header and returns at most `limit` bytes of body;
-    /// a longer body is an error, not a truncation.
-    pub fn get(&self, url: &str, accept: &str, limit: u64) -> Result<Fetched, FetchError> {
-        let refused = |reason: &str| FetchError::Refused {
-            url: url.to_owned(),
-            reason: reason.to_owned(),
-        };
+    /// Refuses URLs that are not https (or http when insecure).
+    fn check_scheme(&self, url: &str) -> Result<(), FetchError> {
         let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
-            Some("https") => {}
-            Some("http") if self.options.insecure => {}
-            Some("http") => return Err(refused("plain http needs --insecure")),
-            _ => return Err(refused("only http and https URLs are fetched")),
+            Some("https") => Ok(()),
+            Some("http") if self.options.insecure => Ok(()),
+            Some("http") => Err(refused(url, "plain http needs --insecure")),
+            _ => Err(refused(url, "only http and https URLs are fetched")),
         }
-        let map = |e: ureq::Error| match e {
+    }
+
+    /// Turns a ureq error met while fetching `url` into a [`FetchError`].
+    fn map_error(&self, url: &str, limit: u64, error: ureq::Error) -> FetchError {
+        match error {
             ureq::Error::StatusCode(status) => FetchError::Status {
                 url: url.to_owned(),
                 status,
@@ -185,12 +185,81 @@ impl Client {
                 url: url.to_owned(),
                 max: self.options.max_redirects,
             },
-            ureq::Error::RequireHttpsOnly(_) => refused("redirect to plain http needs --insecure"),
+            ureq::Error::RequireHttpsOnly(_) => {
+                refused(url, "redirect to plain http needs --insecure")
+            }
             other => FetchError::Transport {
                 url: url.to_owned(),
                 message: other.to_string(),
             },
-        };
+        }
+    }
+
+    /// GETs `url` and streams its body: at most `limit` bytes, a longer body is an error,
+    /// not a truncation (at once when the `Content-Length` says so, else when the excess
+    /// arrives). Returns the URL that answered (after redirects) and a reader.
+    ///
+    /// Meant for blobs of any size, so [`ClientOptions::timeout`] does not bound the whole
+    /// transfer: it bounds sending the request and the wait for each response's headers,
+    /// then each read of the body (an idle timeout), however long the whole transfer
+    /// takes; connecting and name lookups keep their own timeouts. Scheme, insecure and
+    /// redirect rules are those of [`Client::get`].
+    ///
+    /// Errors met while reading are [`std::io::Error`]s wrapping a [`FetchError`] (see
+    /// [`FetchError::from_io`]): [`FetchError::TooLarge`] for the excess (kind
+    /// `InvalidData`), [`FetchError::Transport`] naming the URL for anything else.
+    pub fn open(
+        &self,
+        url: &str,
+        accept: &str,
+        limit: u64,
+    ) -> Result<(String, Box<dyn Read + Send>), FetchError> {
+        self.check_scheme(url)?;
+        let idle = self.options.timeout;
+        let response = self
+            .agent
+            .get(url)
+            .config()
+            .timeout_global(None)
+            .timeout_send_request(Some(idle))
+            .timeout_recv_response(Some(idle))
+            .timeout_per_read(Some(idle))
+            .build()
+            .header("Accept", accept)
+            .call()
+            .map_err(|e| self.map_error(url, limit, e))?;
+        let final_url = response.get_uri().to_string();
+        let announced = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if announced.is_some_and(|n| n > limit) {
+            return Err(FetchError::TooLarge {
+                url: final_url,
+                limit,
+            });
+        }
+        let reader = response
+            .into_body()
+            .into_with_config()
+            .limit(limit)
+            .reader();
+        Ok((
+            final_url.clone(),
+            Box::new(StreamReader {
+                inner: reader,
+                url: final_url,
+                limit,
+            }),
+        ))
+    }
+
+    /// GETs `url` with an `Accept` header and returns at most `limit` bytes of body;
+    /// a longer body is an error, not a truncation.
+    pub fn get(&self, url: &str, accept: &str, limit: u64) -> Result<Fetched, FetchError> {
+        self.check_scheme(url)?;
+        let map = |e: ureq::Error| self.map_error(url, limit, e);
         let mut response = self
             .agent
             .get(url)
@@ -207,6 +276,70 @@ impl Client {
         Ok(Fetched {
             url: final_url,
             body,
+        })
+    }
+}
+
+fn refused(url: &str, reason: &str) -> FetchError {
+    FetchError::Refused {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+impl FetchError {
+    /// The [`FetchError`] inside an I/O error of a reader from [`Client::open`].
+    pub fn from_io(error: &io::Error) -> Option<&FetchError> {
+        error.get_ref().and_then(|e| e.downcast_ref::<FetchError>())
+    }
+
+    /// The URL at fault.
+    pub fn url(&self) -> &str {
+        match self {
+            FetchError::Refused { url, .. }
+            | FetchError::Status { url, .. }
+            | FetchError::TooLarge { url, .. }
+            | FetchError::TooManyRedirects { url, .. }
+            | FetchError::Transport { url, .. } => url,
+        }
+    }
+}
+
+/// The body of a streamed response: read errors become [`FetchError`]s naming the URL.
+struct StreamReader {
+    inner: ureq::BodyReader<'static>,
+    url: String,
+    limit: u64,
+}
+
+impl Read for StreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            let inner = e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>());
+            let (kind, error) = match inner {
+                Some(ureq::Error::BodyExceedsLimit(_)) => (
+                    io::ErrorKind::InvalidData,
+                    FetchError::TooLarge {
+                        url: self.url.clone(),
+                        limit: self.limit,
+                    },
+                ),
+                Some(other) => (
+                    e.kind(),
+                    FetchError::Transport {
+                        url: self.url.clone(),
+                        message: other.to_string(),
+                    },
+                ),
+                None => (
+                    e.kind(),
+                    FetchError::Transport {
+                        url: self.url.clone(),
+                        message: e.to_string(),
+                    },
+                ),
+            };
+            io::Error::new(kind, error)
         })
     }
 }

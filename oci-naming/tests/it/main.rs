@@ -8,6 +8,7 @@ mod discovery;
 mod reference;
 mod registries;
 mod server;
+mod stream;
 
 /// The xtask corpus runner, compiled here too so that `cargo test -p oci-naming` checks
 /// the upstream vectors without xtask. Its `use super::{Outcome, Status}` finds the two
