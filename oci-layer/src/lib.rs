@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod create;
+pub mod recompress;
 
 pub use apply::{
     Applied, ApplyOptions, Error as ApplyError, Expected, IdMap, IdRange, Limits, apply_layer,

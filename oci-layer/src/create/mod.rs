@@ -33,7 +33,7 @@
 mod header;
 mod list;
 mod pgzip;
-mod sink;
+pub(crate) mod sink;
 mod walk;
 
 use std::io::Write;
@@ -49,7 +49,7 @@ pub use list::{EntryKind, ListEntry, ListError, list};
 pub enum Compression {
     /// A plain tar (`application/vnd.oci.image.layer.v1.tar`).
     None,
-    /// Gzip, level 0 to 9 (`+gzip`); block-parallel, one gzip member.
+    /// Gzip, level 0 to 9 (`+gzip`); libdeflate, one gzip member per 256 KiB block.
     Gzip {
         /// Deflate level, 0 (store) to 9.
         level: u32,
