@@ -33,6 +33,7 @@ pub const ALL_TARGET_NAMES: &[&str] = &[
     "digest_parse",
     "reference_parse",
     "layer_apply",
+    "docker_archive",
 ];
 
 /// Typed parse of every document type; what parses must serialize, parse again, and

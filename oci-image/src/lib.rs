@@ -24,7 +24,15 @@ pub use bundle::{
     ROOTFS_DIR, RootfsFiles, SeedError, UserDb, VOLUMES_DIR, Volume, runtime_config, seed_volumes,
     write_config,
 };
-pub use copy::{BlobOpenError, BlobReader, Source, read_error};
+pub use copy::{
+    BlobOpenError, BlobReader, Copied, CopyError, CopyOptions, Endpoint, EndpointError, Format,
+    LayoutSource, OciArchiveSource, Platforms, Source, SourceError, TRANSPORTS, copy, read_error,
+};
+pub use discover::{DiscoverSource, DiscoverSourceError};
+pub use docker_archive::{
+    DOCKER_LAYER_TAR, DockerArchiveError, DockerArchiveSource, DockerArchiveWritten,
+    write_docker_archive,
+};
 pub use edit::{
     ConfigEdits, EditError, FlagError, Written, check_absolute, check_signal, check_user,
     parse_exec_array, parse_key_value, parse_port, rfc3339,

@@ -1,0 +1,1076 @@
+//! The copy itself: read a source's image (or index), convert and recompress as asked,
+//! write the blobs into the destination (skipping those already there), and tag last.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use oci_digest::{PutError, VerifyError};
+use oci_layer::Compression;
+use oci_layer::recompress::{RecompressError, RecompressOptions, recompress};
+use oci_spec_types::annotations::REF_NAME;
+use oci_spec_types::docker::{DockerManifest, DockerManifestList, ToDockerError, ToOciError};
+use oci_spec_types::document::{AnyManifest, AnyManifestError, ManifestKind, ParseError};
+use oci_spec_types::media_type::{self, MediaType};
+use oci_spec_types::{
+    Algorithm, Descriptor, Digest, Document, ImageConfig, ImageIndex, ImageManifest, Platform,
+    PlatformMatcher,
+};
+
+use super::archive;
+use super::endpoint::Endpoint;
+use super::source::{BlobOpenError, Source, read_error};
+use super::sources::SourceError;
+use crate::docker_archive::DOCKER_LAYER_TAR;
+use crate::layout::{IndexError, InitError, Layout, LockError, WriteError};
+use crate::name::{Reference, is_valid_tag};
+use crate::resolve::{MAX_DEPTH, MAX_DOCUMENT_SIZE, platform_string};
+use crate::tar_index::TarIndexError;
+use crate::unpack::{Event, Progress};
+
+/// The manifest format a copy writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OCI image manifests and indexes.
+    Oci,
+    /// Docker Image Manifest V2 Schema 2 and manifest lists.
+    Docker,
+}
+
+/// Which images of an index are copied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Platforms {
+    /// Only the image for this platform (default: this machine's); it becomes what the
+    /// destination names, as skopeo does without `--all`.
+    One(Option<Platform>),
+    /// The index and every image under it.
+    All,
+}
+
+impl Default for Platforms {
+    fn default() -> Self {
+        Platforms::One(None)
+    }
+}
+
+/// How [`copy`] behaves.
+#[derive(Debug, Clone, Default)]
+pub struct CopyOptions {
+    /// The manifest format to write; `None` keeps the source's (see
+    /// [`Endpoint::default_format`] for what skopeo users expect by default).
+    pub format: Option<Format>,
+    /// Recompress layers into this compression (layers already in it, and foreign layers
+    /// with `urls`, are copied as they are); `None` copies every layer as it is.
+    pub compress: Option<Compression>,
+    /// Which images of an index are copied.
+    pub platforms: Platforms,
+    /// Compression threads; 0 means all cores.
+    pub threads: usize,
+    /// Progress observer: [`Event::Layer`](crate::UnpackEvent::Layer) when a layer
+    /// starts (its position among the manifest's layers), then
+    /// [`Event::Read`](crate::UnpackEvent::Read) as its bytes are read.
+    pub progress: Progress,
+}
+
+/// What [`copy`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Copied {
+    /// The digest of the manifest or index written (for a `docker-archive:` destination,
+    /// the image's config digest, its Docker image ID).
+    pub digest: Digest,
+    /// The descriptor of what was written (media type, digest, size; platform where the
+    /// source gave one); for a `docker-archive:` destination, the config's.
+    pub descriptor: Descriptor,
+    /// Blobs written (manifests, configs and layers).
+    pub copied: u64,
+    /// Blobs already at the destination, neither read nor written again.
+    pub skipped: u64,
+}
+
+/// Why a copy failed. Nothing was tagged at the destination.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CopyError {
+    /// A blob of the source is missing, damaged or unreadable.
+    #[error(transparent)]
+    Blob(#[from] BlobOpenError),
+    /// A manifest or index of the source is not a valid document.
+    #[error("document {digest} from {source_name} is invalid")]
+    Document {
+        /// The document's digest.
+        digest: Digest,
+        /// The source.
+        source_name: String,
+        /// What the parser found.
+        #[source]
+        source: AnyManifestError,
+    },
+    /// An image config of the source is not a valid config.
+    #[error("config {digest} from {source_name} is invalid")]
+    Config {
+        /// The config's digest.
+        digest: Digest,
+        /// The source.
+        source_name: String,
+        /// What the parser found.
+        #[source]
+        source: ParseError,
+    },
+    /// A manifest or index cannot be said in the Docker format.
+    #[error("{digest} cannot be converted to the docker format")]
+    ToDocker {
+        /// The manifest or index.
+        digest: Digest,
+        /// The field at fault.
+        #[source]
+        source: ToDockerError,
+    },
+    /// A Docker manifest or list cannot be said in the OCI format.
+    #[error("{digest} cannot be converted to the OCI format")]
+    ToOci {
+        /// The manifest or list.
+        digest: Digest,
+        /// The field at fault.
+        #[source]
+        source: ToOciError,
+    },
+    /// `--compress zstd` asked together with the Docker format, which has no zstd layers.
+    #[error("--compress zstd is refused with the docker format: docker layers are gzip only")]
+    ZstdInDocker,
+    /// The compression level is out of range.
+    #[error("invalid {compression} level {level}")]
+    Level {
+        /// `gzip` or `zstd`.
+        compression: &'static str,
+        /// The level asked for.
+        level: i64,
+    },
+    /// A manifest's layer count differs from its config's diffIDs (recompression needs them).
+    #[error(
+        "manifest {manifest} has {layers} layers but its config {config} has {diff_ids} diffIDs"
+    )]
+    LayerCount {
+        /// The manifest.
+        manifest: Digest,
+        /// The config.
+        config: Digest,
+        /// Number of layers.
+        layers: usize,
+        /// Number of diffIDs.
+        diff_ids: usize,
+    },
+    /// A layer could not be recompressed (a diffID mismatch, content that does not
+    /// decompress, a failed write).
+    #[error("layer {layer}")]
+    Recompress {
+        /// The layer's digest at the source.
+        layer: Digest,
+        /// The cause.
+        #[source]
+        source: RecompressError,
+    },
+    /// Indexes nest more than [`MAX_DEPTH`] deep.
+    #[error("index {digest} nests indexes more than {MAX_DEPTH} deep")]
+    TooDeep {
+        /// The innermost index reached.
+        digest: Digest,
+    },
+    /// No entry of an index has the wanted platform.
+    #[error("index {index} has no entry for platform {wanted} (available: {})", available.join(", "))]
+    NoPlatform {
+        /// The index.
+        index: Digest,
+        /// The wanted platform.
+        wanted: String,
+        /// The platforms found.
+        available: Vec<String>,
+    },
+    /// The destination names an image by digest; a destination takes a tag.
+    #[error("destination {destination} names a digest: a copy destination takes a tag")]
+    DigestDestination {
+        /// The destination.
+        destination: String,
+    },
+    /// The destination tag does not follow the ref.name grammar.
+    #[error("tag {tag:?} does not follow the ref.name grammar")]
+    InvalidTag {
+        /// The tag.
+        tag: String,
+    },
+    /// `discover:` is a source only.
+    #[error("discover:{name} cannot be a copy destination")]
+    DiscoverDestination {
+        /// The name.
+        name: String,
+    },
+    /// A docker-archive holds one image: `--all-platforms` is refused for it.
+    #[error("a docker-archive holds one image: copy one platform into {destination}")]
+    AllPlatformsToDockerArchive {
+        /// The destination.
+        destination: String,
+    },
+    /// A blob could not be stored at the destination.
+    #[error("cannot store blob {digest} in {}", dir.display())]
+    Store {
+        /// The blob.
+        digest: Digest,
+        /// The destination layout (or temp layout of an archive).
+        dir: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<PutError>,
+    },
+    /// The destination layout could not be opened or created.
+    #[error(transparent)]
+    Layout(#[from] InitError),
+    /// The destination layout could not be locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The destination's `index.json` could not be read.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The destination's `index.json` could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// An existing destination archive could not be read.
+    #[error("existing destination archive")]
+    ExistingArchive(#[source] SourceError),
+    /// An existing destination archive holds a damaged blob.
+    #[error("existing destination archive {}: blob {digest}", file.display())]
+    ExistingBlob {
+        /// The archive.
+        file: PathBuf,
+        /// The blob.
+        digest: Digest,
+        /// The cause.
+        #[source]
+        source: Box<PutError>,
+    },
+    /// The docker-archive could not be written.
+    #[error(transparent)]
+    DockerArchive(#[from] crate::docker_archive::DockerArchiveError),
+    /// A file operation at the destination failed.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl From<TarIndexError> for CopyError {
+    fn from(e: TarIndexError) -> CopyError {
+        CopyError::ExistingArchive(SourceError::Archive(e))
+    }
+}
+
+impl CopyError {
+    /// Whether a check failed (exit 1): missing or damaged content, an invalid document, a
+    /// digest, size or diffID mismatch, a refused conversion or tag. Otherwise a usage or
+    /// I/O error (exit 2).
+    pub fn is_check_failure(&self) -> bool {
+        match self {
+            CopyError::Blob(e) => e.is_check_failure(),
+            CopyError::Document { .. }
+            | CopyError::Config { .. }
+            | CopyError::ToDocker { .. }
+            | CopyError::ToOci { .. }
+            | CopyError::ZstdInDocker
+            | CopyError::LayerCount { .. }
+            | CopyError::TooDeep { .. }
+            | CopyError::InvalidTag { .. } => true,
+            CopyError::Recompress { source, .. } => source.is_check_failure(),
+            CopyError::Store { source, .. } | CopyError::ExistingBlob { source, .. } => {
+                matches!(**source, PutError::Mismatch(_) | PutError::Unverifiable(_))
+            }
+            CopyError::Layout(InitError::Open(e)) => e.is_check_failure(),
+            CopyError::Index(e) => e.is_check_failure(),
+            CopyError::ExistingArchive(e) => e.is_check_failure(),
+            CopyError::DockerArchive(e) => e.is_check_failure(),
+            CopyError::NoPlatform { .. }
+            | CopyError::DigestDestination { .. }
+            | CopyError::DiscoverDestination { .. }
+            | CopyError::AllPlatformsToDockerArchive { .. }
+            | CopyError::Level { .. }
+            | CopyError::Layout(_)
+            | CopyError::Lock(_)
+            | CopyError::Write(_)
+            | CopyError::Io { .. } => false,
+        }
+    }
+
+    /// The digest of the blob or document at fault, where there is one.
+    pub fn digest(&self) -> Option<&Digest> {
+        match self {
+            CopyError::Blob(e) => Some(e.digest()),
+            CopyError::Document { digest, .. }
+            | CopyError::Config { digest, .. }
+            | CopyError::ToDocker { digest, .. }
+            | CopyError::ToOci { digest, .. }
+            | CopyError::TooDeep { digest }
+            | CopyError::Store { digest, .. }
+            | CopyError::ExistingBlob { digest, .. } => Some(digest),
+            CopyError::LayerCount { manifest, .. } => Some(manifest),
+            CopyError::Recompress { layer, .. } => Some(layer),
+            CopyError::NoPlatform { index, .. } => Some(index),
+            _ => None,
+        }
+    }
+}
+
+/// Copies the image (or index) `source` names to `destination`.
+///
+/// - `oci:DIR[:TAG]`: the layout is created when missing; blobs already there (same
+///   digest and size) are neither read nor written; every blob written is verified against
+///   its digest and size before it is published; the tag is written last, under the
+///   layout lock, replacing any entry of that tag (without a tag the entry has no ref
+///   name, as skopeo writes it).
+/// - `oci-archive:FILE[:TAG]`: the images of an existing archive are carried over; the
+///   layout is built in a temp directory beside FILE and written as a deterministic tar
+///   (sorted names, mtime 0, uid and gid 0) to a temp file renamed over FILE.
+/// - `docker-archive:FILE[:NAME:TAG]`: FILE must not exist or be empty; one image.
+///
+/// What is copied: with [`Platforms::One`], the image an index offers for the platform
+/// (indexes followed at most [`MAX_DEPTH`] deep), which becomes what the destination
+/// names; with [`Platforms::All`], the index and everything under it. A manifest or index
+/// that nothing changes (no conversion, no recompressed layer) is copied byte for byte, so
+/// its digest stays; otherwise it is re-serialized (deterministic JSON) with the new
+/// descriptors. Format conversion relabels the config and layer descriptors
+/// ([`oci_spec_types::docker`]; uncompressed Docker layers become plain OCI tar layers and
+/// back); what the Docker format cannot say is refused, naming the field. Recompression
+/// checks each layer's diffID against the config while it streams.
+///
+/// On any failure nothing is tagged and the destination's `index.json` (or archive) is
+/// unchanged; blobs already published into an `oci:` layout stay (unreferenced, for `gc`).
+pub fn copy(
+    source: &dyn Source,
+    destination: &Endpoint,
+    options: &CopyOptions,
+) -> Result<Copied, CopyError> {
+    let target_docker = matches!(destination, Endpoint::DockerArchive { .. })
+        || options.format == Some(Format::Docker);
+    if target_docker && matches!(options.compress, Some(Compression::Zstd { .. })) {
+        return Err(CopyError::ZstdInDocker);
+    }
+    match options.compress {
+        Some(Compression::Gzip { level }) if level > 9 => {
+            return Err(CopyError::Level {
+                compression: "gzip",
+                level: i64::from(level),
+            });
+        }
+        Some(Compression::Zstd { level }) if !zstd::compression_level_range().contains(&level) => {
+            return Err(CopyError::Level {
+                compression: "zstd",
+                level: i64::from(level),
+            });
+        }
+        _ => {}
+    }
+    match destination {
+        Endpoint::Oci(name) => {
+            let tag = destination_tag(destination, name.reference.as_ref())?;
+            let layout = Layout::open_or_init(&name.dir)?;
+            let mut engine = Engine::new(source, &layout, options);
+            let root = engine.run()?;
+            set_entry(&layout, &root, tag.as_deref())?;
+            Ok(engine.finish(root))
+        }
+        Endpoint::OciArchive { file, reference } => {
+            let tag = destination_tag(destination, reference.as_ref())?;
+            let scratch = scratch_beside(file)?;
+            let layout = Layout::init(scratch.path().join("layout"))?;
+            archive::import(file, &layout, scratch.path())?;
+            let mut engine = Engine::new(source, &layout, options);
+            let root = engine.run()?;
+            set_entry(&layout, &root, tag.as_deref())?;
+            archive::write(&layout, file)?;
+            Ok(engine.finish(root))
+        }
+        Endpoint::DockerArchive { file, name } => {
+            if options.platforms == Platforms::All {
+                return Err(CopyError::AllPlatformsToDockerArchive {
+                    destination: destination.to_string(),
+                });
+            }
+            let (manifest, _, parsed) = select(source, &options.platforms, source.root())?;
+            let scratch = scratch_beside(file)?;
+            let repo_tags: Vec<String> = name.iter().cloned().collect();
+            let written = crate::docker_archive::write_docker_archive(
+                source,
+                &manifest,
+                &repo_tags,
+                file,
+                scratch.path(),
+            )?;
+            let copied = u64::try_from(written.layers).unwrap_or(u64::MAX) + 1;
+            let size = parsed
+                .config()
+                .filter(|c| c.digest == written.config)
+                .map_or(0, |c| c.size);
+            Ok(Copied {
+                descriptor: Descriptor::new(
+                    media_type::DOCKER_CONFIG,
+                    written.config.clone(),
+                    size,
+                ),
+                digest: written.config,
+                copied,
+                skipped: 0,
+            })
+        }
+        Endpoint::Discover(name) => Err(CopyError::DiscoverDestination { name: name.clone() }),
+    }
+}
+
+/// The tag a destination asks for; a digest is refused, an invalid tag too.
+fn destination_tag(
+    destination: &Endpoint,
+    reference: Option<&Reference>,
+) -> Result<Option<String>, CopyError> {
+    match reference {
+        None => Ok(None),
+        Some(Reference::Digest(_)) => Err(CopyError::DigestDestination {
+            destination: destination.to_string(),
+        }),
+        Some(Reference::Tag(tag)) if !is_valid_tag(tag) => {
+            Err(CopyError::InvalidTag { tag: tag.clone() })
+        }
+        Some(Reference::Tag(tag)) => Ok(Some(tag.clone())),
+    }
+}
+
+/// A temp directory beside `file` (never in /tmp: a tmpfs), removed when dropped.
+pub(crate) fn scratch_beside(file: &Path) -> Result<tempfile::TempDir, CopyError> {
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".ocimg-copy-")
+        .tempdir_in(parent)
+        .map_err(|source| CopyError::Io {
+            action: "create a temp directory in",
+            path: parent.to_path_buf(),
+            source,
+        })
+}
+
+/// Writes `root` into `index.json` under the layout lock: with a tag, replacing every
+/// entry of that tag (the new entry takes the place of the first); without, added unless
+/// an untagged entry of that digest is already there.
+pub(crate) fn set_entry(
+    layout: &Layout,
+    root: &Descriptor,
+    tag: Option<&str>,
+) -> Result<(), CopyError> {
+    let mut entry = root.clone();
+    if let Some(annotations) = &mut entry.annotations {
+        annotations.remove(REF_NAME);
+    }
+    if let Some(tag) = tag {
+        entry
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(REF_NAME.to_owned(), tag.to_owned());
+    }
+    if entry.annotations.as_ref().is_some_and(|a| a.is_empty()) {
+        entry.annotations = None;
+    }
+    let lock = layout.lock()?;
+    let mut index = lock.read_index()?.into_value();
+    match tag {
+        Some(tag) => {
+            let position = index
+                .manifests
+                .iter()
+                .position(|d| d.ref_name() == Some(tag));
+            index.manifests.retain(|d| d.ref_name() != Some(tag));
+            let at = position.unwrap_or(index.manifests.len());
+            index.manifests.insert(at, entry);
+        }
+        None => {
+            if index
+                .manifests
+                .iter()
+                .any(|d| d.ref_name().is_none() && d.digest == entry.digest)
+            {
+                return Ok(());
+            }
+            index.manifests.push(entry);
+        }
+    }
+    lock.write_index(index)?;
+    Ok(())
+}
+
+/// Reads a manifest or index of the source, verified.
+fn read_document(
+    source: &dyn Source,
+    descriptor: &Descriptor,
+) -> Result<(Vec<u8>, AnyManifest), CopyError> {
+    let bytes = source.read_small(descriptor, MAX_DOCUMENT_SIZE)?;
+    let manifest =
+        AnyManifest::parse(&bytes, Some(descriptor.media_type.as_str())).map_err(|error| {
+            CopyError::Document {
+                digest: descriptor.digest.clone(),
+                source_name: source.describe(),
+                source: error,
+            }
+        })?;
+    Ok((bytes, manifest))
+}
+
+/// Descends from `root` through indexes to the image for the wanted platform (an index
+/// with one entry gives that entry whatever its platform, unless one was asked for).
+fn select(
+    source: &dyn Source,
+    platforms: &Platforms,
+    root: &Descriptor,
+) -> Result<(Descriptor, Vec<u8>, AnyManifest), CopyError> {
+    let platform = match platforms {
+        Platforms::One(p) => p.as_ref(),
+        Platforms::All => None,
+    };
+    let mut current = root.clone();
+    for _ in 0..=MAX_DEPTH {
+        let (bytes, manifest) = read_document(source, &current)?;
+        let Some(entries) = manifest.entries() else {
+            return Ok((current, bytes, manifest));
+        };
+        let next = match entries {
+            [only] if platform.is_none() || only.platform.is_none() => only.clone(),
+            _ => {
+                let wanted = platform.cloned().unwrap_or_else(Platform::host);
+                match PlatformMatcher::new(&wanted).select(entries) {
+                    Some(d) => d.clone(),
+                    None => {
+                        return Err(CopyError::NoPlatform {
+                            index: current.digest.clone(),
+                            wanted: wanted.to_string(),
+                            available: entries
+                                .iter()
+                                .map(|d| platform_string(d).unwrap_or_else(|| "none".into()))
+                                .collect(),
+                        });
+                    }
+                }
+            }
+        };
+        current = next;
+    }
+    Err(CopyError::TooDeep {
+        digest: current.digest,
+    })
+}
+
+/// The OCI form of a Docker manifest; uncompressed Docker layers (which docker-archives
+/// hold) become plain OCI tar layers.
+fn docker_to_oci(manifest: &DockerManifest) -> Result<ImageManifest, ToOciError> {
+    let mut manifest = manifest.clone();
+    for layer in &mut manifest.layers {
+        if layer.media_type == DOCKER_LAYER_TAR {
+            layer.media_type = MediaType::from(media_type::LAYER_TAR);
+        }
+    }
+    manifest.to_oci()
+}
+
+/// The Docker form of an OCI manifest; plain tar layers become uncompressed Docker layers
+/// (as Docker and skopeo write them), everything else as [`DockerManifest::from_oci`] says.
+fn oci_to_docker(manifest: &ImageManifest) -> Result<DockerManifest, ToDockerError> {
+    let plain: Vec<bool> = manifest
+        .layers
+        .iter()
+        .map(|l| l.media_type == media_type::LAYER_TAR)
+        .collect();
+    let mut relabelled = manifest.clone();
+    for (layer, plain) in relabelled.layers.iter_mut().zip(&plain) {
+        if *plain {
+            layer.media_type = MediaType::from(media_type::LAYER_TAR_GZIP);
+        }
+    }
+    let mut docker = DockerManifest::from_oci(&relabelled)?;
+    for (layer, plain) in docker.layers.iter_mut().zip(&plain) {
+        if *plain {
+            layer.media_type = MediaType::from(DOCKER_LAYER_TAR);
+        }
+    }
+    Ok(docker)
+}
+
+/// One copy into a layout.
+struct Engine<'a> {
+    source: &'a dyn Source,
+    layout: &'a Layout,
+    options: &'a CopyOptions,
+    copied: u64,
+    skipped: u64,
+}
+
+impl<'a> Engine<'a> {
+    fn new(source: &'a dyn Source, layout: &'a Layout, options: &'a CopyOptions) -> Engine<'a> {
+        Engine {
+            source,
+            layout,
+            options,
+            copied: 0,
+            skipped: 0,
+        }
+    }
+
+    fn finish(self, root: Descriptor) -> Copied {
+        Copied {
+            digest: root.digest.clone(),
+            descriptor: root,
+            copied: self.copied,
+            skipped: self.skipped,
+        }
+    }
+
+    /// Copies what the options choose from the source's root; returns the descriptor of
+    /// the document written.
+    fn run(&mut self) -> Result<Descriptor, CopyError> {
+        let root = self.source.root().clone();
+        match &self.options.platforms {
+            Platforms::All => self.copy_node(&root, 0),
+            Platforms::One(_) => {
+                let (descriptor, bytes, manifest) =
+                    select(self.source, &self.options.platforms, &root)?;
+                self.copy_manifest(&descriptor, bytes, manifest)
+            }
+        }
+    }
+
+    /// Reads a manifest or index of the source, verified.
+    fn read_document(&self, descriptor: &Descriptor) -> Result<(Vec<u8>, AnyManifest), CopyError> {
+        read_document(self.source, descriptor)
+    }
+
+    /// Copies a manifest, an index (with everything under it) or another blob.
+    fn copy_node(
+        &mut self,
+        descriptor: &Descriptor,
+        depth: usize,
+    ) -> Result<Descriptor, CopyError> {
+        if ManifestKind::from_media_type(descriptor.media_type.as_str()).is_none() {
+            self.copy_blob(descriptor)?;
+            return Ok(descriptor.clone());
+        }
+        let (bytes, manifest) = self.read_document(descriptor)?;
+        if manifest.entries().is_some() {
+            if depth >= MAX_DEPTH {
+                return Err(CopyError::TooDeep {
+                    digest: descriptor.digest.clone(),
+                });
+            }
+            self.copy_index(descriptor, bytes, manifest, depth)
+        } else {
+            self.copy_manifest(descriptor, bytes, manifest)
+        }
+    }
+
+    fn target_format(&self, source_format: Format) -> Format {
+        self.options.format.unwrap_or(source_format)
+    }
+
+    fn copy_index(
+        &mut self,
+        descriptor: &Descriptor,
+        bytes: Vec<u8>,
+        manifest: AnyManifest,
+        depth: usize,
+    ) -> Result<Descriptor, CopyError> {
+        let (source_format, index) = match manifest {
+            AnyManifest::OciIndex(index) => (Format::Oci, index),
+            AnyManifest::DockerManifestList(list) => {
+                let index = list.to_oci().map_err(|source| CopyError::ToOci {
+                    digest: descriptor.digest.clone(),
+                    source,
+                })?;
+                (Format::Docker, index)
+            }
+            _ => unreachable!("copy_index is called for indexes only"),
+        };
+        let mut children = Vec::with_capacity(index.manifests.len());
+        for child in &index.manifests {
+            children.push(self.copy_node(child, depth + 1)?);
+        }
+        let target = self.target_format(source_format);
+        let unchanged = target == source_format && children == index.manifests;
+        let bytes = if unchanged {
+            bytes
+        } else {
+            let index = ImageIndex {
+                manifests: children,
+                ..index
+            };
+            match target {
+                Format::Oci => Document::from_value(index).into_bytes(),
+                Format::Docker => {
+                    let list = DockerManifestList::from_oci(&index).map_err(|source| {
+                        CopyError::ToDocker {
+                            digest: descriptor.digest.clone(),
+                            source,
+                        }
+                    })?;
+                    serde_json::to_vec(&list).expect("a manifest list serializes")
+                }
+            }
+        };
+        let media_type = match target {
+            Format::Oci => media_type::IMAGE_INDEX,
+            Format::Docker => media_type::DOCKER_MANIFEST_LIST,
+        };
+        self.put_document(descriptor, bytes, unchanged, media_type)
+    }
+
+    fn copy_manifest(
+        &mut self,
+        descriptor: &Descriptor,
+        bytes: Vec<u8>,
+        manifest: AnyManifest,
+    ) -> Result<Descriptor, CopyError> {
+        let (source_format, oci) = match manifest {
+            AnyManifest::OciManifest(m) => (Format::Oci, m),
+            AnyManifest::DockerManifest(m) => {
+                let oci = docker_to_oci(&m).map_err(|source| CopyError::ToOci {
+                    digest: descriptor.digest.clone(),
+                    source,
+                })?;
+                (Format::Docker, oci)
+            }
+            other => {
+                // An index where a manifest was expected: copy it whole.
+                return self.copy_index(descriptor, bytes, other, 0);
+            }
+        };
+        let target = self.target_format(source_format);
+        // Refuse a conversion before copying anything: the layers as they will be.
+        if target == Format::Docker {
+            let predicted = ImageManifest {
+                layers: oci
+                    .layers
+                    .iter()
+                    .map(|l| match self.recompression_of(l) {
+                        Some(c) => Descriptor {
+                            media_type: c.media_type(),
+                            ..l.clone()
+                        },
+                        None => l.clone(),
+                    })
+                    .collect(),
+                ..oci.clone()
+            };
+            oci_to_docker(&predicted).map_err(|source| CopyError::ToDocker {
+                digest: descriptor.digest.clone(),
+                source,
+            })?;
+        }
+        let diff_ids = self.diff_ids_for_recompression(descriptor, &oci)?;
+        self.copy_blob(&oci.config)?;
+        let count = oci.layers.len();
+        let mut layers = Vec::with_capacity(count);
+        for (index, layer) in oci.layers.iter().enumerate() {
+            self.emit(&Event::Layer {
+                index,
+                count,
+                descriptor: layer,
+            });
+            let new = match (&diff_ids, self.recompression_of(layer)) {
+                (Some(diff_ids), Some(compression)) => {
+                    self.recompress_layer(layer, &diff_ids[index], compression, index)?
+                }
+                _ => {
+                    self.copy_layer(layer, index)?;
+                    layer.clone()
+                }
+            };
+            layers.push(new);
+        }
+        let unchanged = target == source_format && layers == oci.layers;
+        let bytes = if unchanged {
+            bytes
+        } else {
+            let oci = ImageManifest { layers, ..oci };
+            match target {
+                Format::Oci => Document::from_value(oci).into_bytes(),
+                Format::Docker => {
+                    let docker = oci_to_docker(&oci).map_err(|source| CopyError::ToDocker {
+                        digest: descriptor.digest.clone(),
+                        source,
+                    })?;
+                    serde_json::to_vec(&docker).expect("a docker manifest serializes")
+                }
+            }
+        };
+        let media_type = match target {
+            Format::Oci => media_type::IMAGE_MANIFEST,
+            Format::Docker => media_type::DOCKER_MANIFEST,
+        };
+        self.put_document(descriptor, bytes, unchanged, media_type)
+    }
+
+    /// The compression `layer` is to be recompressed into, if any.
+    fn recompression_of(&self, layer: &Descriptor) -> Option<Compression> {
+        let wanted = self.options.compress?;
+        let have = layer.media_type.layer_compression()?;
+        if layer.urls.is_some() || layer.media_type.is_nondistributable_layer() {
+            return None;
+        }
+        let same = matches!(
+            (have, wanted),
+            (media_type::Compression::None, Compression::None)
+                | (media_type::Compression::Gzip, Compression::Gzip { .. })
+                | (media_type::Compression::Zstd, Compression::Zstd { .. })
+        );
+        (!same).then_some(wanted)
+    }
+
+    /// The config's diffIDs when some layer of `manifest` is to be recompressed.
+    fn diff_ids_for_recompression(
+        &self,
+        descriptor: &Descriptor,
+        manifest: &ImageManifest,
+    ) -> Result<Option<Vec<Digest>>, CopyError> {
+        if !manifest
+            .layers
+            .iter()
+            .any(|l| self.recompression_of(l).is_some())
+            || !manifest.config.media_type.is_image_config()
+        {
+            return Ok(None);
+        }
+        let bytes = self
+            .source
+            .read_small(&manifest.config, MAX_DOCUMENT_SIZE)?;
+        let config: ImageConfig =
+            oci_spec_types::document::from_slice(&bytes).map_err(|source| CopyError::Config {
+                digest: manifest.config.digest.clone(),
+                source_name: self.source.describe(),
+                source,
+            })?;
+        let diff_ids = config.rootfs.diff_ids;
+        if diff_ids.len() != manifest.layers.len() {
+            return Err(CopyError::LayerCount {
+                manifest: descriptor.digest.clone(),
+                config: manifest.config.digest.clone(),
+                layers: manifest.layers.len(),
+                diff_ids: diff_ids.len(),
+            });
+        }
+        Ok(Some(diff_ids))
+    }
+
+    /// Stores a manifest or index; returns its descriptor (the platform, annotations and
+    /// other members of `original` kept).
+    fn put_document(
+        &mut self,
+        original: &Descriptor,
+        bytes: Vec<u8>,
+        unchanged: bool,
+        media_type: &str,
+    ) -> Result<Descriptor, CopyError> {
+        let mut descriptor = original.clone();
+        if !unchanged {
+            let measured = oci_digest::Digester::digest_bytes(Algorithm::Sha256, &bytes);
+            descriptor.digest = measured.digest;
+            descriptor.size = measured.size;
+            descriptor.media_type = MediaType::from(media_type);
+        }
+        if self.present(&descriptor)? {
+            self.skipped += 1;
+            return Ok(descriptor);
+        }
+        let store = self.layout.blobs();
+        store
+            .put_verified(&bytes[..], &descriptor.digest, Some(descriptor.size))
+            .map_err(|source| self.store_error(&descriptor.digest, source))?;
+        self.copied += 1;
+        Ok(descriptor)
+    }
+
+    /// Whether the destination has the blob, with the right size.
+    fn present(&self, descriptor: &Descriptor) -> Result<bool, CopyError> {
+        match self.layout.blobs().stat(&descriptor.digest) {
+            Ok(Some(size)) => Ok(size == descriptor.size),
+            Ok(None) => Ok(false),
+            // Something that is not a regular file: writing over it will tell.
+            Err(_) => Ok(false),
+        }
+    }
+
+    fn store_error(&self, digest: &Digest, source: PutError) -> CopyError {
+        CopyError::Store {
+            digest: digest.clone(),
+            dir: self.layout.root().to_path_buf(),
+            source: Box::new(source),
+        }
+    }
+
+    /// Copies a blob as it is (verified), unless the destination has it.
+    fn copy_blob(&mut self, descriptor: &Descriptor) -> Result<(), CopyError> {
+        self.copy_blob_with(descriptor, None)
+    }
+
+    /// Copies a layer as it is; a foreign layer (with `urls`) missing from the source is
+    /// left out, as registries do.
+    fn copy_layer(&mut self, layer: &Descriptor, index: usize) -> Result<(), CopyError> {
+        match self.copy_blob_with(layer, Some(index)) {
+            Err(CopyError::Blob(BlobOpenError::Missing { .. })) if layer.urls.is_some() => Ok(()),
+            other => other,
+        }
+    }
+
+    fn copy_blob_with(
+        &mut self,
+        descriptor: &Descriptor,
+        progress_index: Option<usize>,
+    ) -> Result<(), CopyError> {
+        if self.present(descriptor)? {
+            self.skipped += 1;
+            return Ok(());
+        }
+        let reader = self.source.open(descriptor)?;
+        let store = self.layout.blobs();
+        let mut writer = store
+            .writer_verified(&descriptor.digest, Some(descriptor.size))
+            .map_err(|source| self.blob_put_error(descriptor, source))?;
+        let reader = self.counting(reader, progress_index, descriptor.size);
+        writer
+            .copy_from(reader)
+            .map_err(|source| self.blob_put_error(descriptor, source))?;
+        writer
+            .commit()
+            .map_err(|source| self.blob_put_error(descriptor, source))?;
+        self.copied += 1;
+        Ok(())
+    }
+
+    /// A failed put of a source blob: a read or verification failure is the source's.
+    fn blob_put_error(&self, descriptor: &Descriptor, source: PutError) -> CopyError {
+        match source {
+            PutError::Read { source, .. } => read_error(self.source, descriptor, &source).into(),
+            PutError::Mismatch(v) => CopyError::Blob(BlobOpenError::Damaged {
+                digest: descriptor.digest.clone(),
+                source_name: self.source.describe(),
+                message: v.to_string(),
+            }),
+            PutError::Unverifiable(u) => CopyError::Blob(BlobOpenError::Damaged {
+                digest: descriptor.digest.clone(),
+                source_name: self.source.describe(),
+                message: u.to_string(),
+            }),
+            other => self.store_error(&descriptor.digest, other),
+        }
+    }
+
+    /// Recompresses a layer into the destination; returns its new descriptor.
+    fn recompress_layer(
+        &mut self,
+        layer: &Descriptor,
+        diff_id: &Digest,
+        compression: Compression,
+        index: usize,
+    ) -> Result<Descriptor, CopyError> {
+        let reader = self.source.open(layer)?;
+        let reader = self.counting(reader, Some(index), layer.size);
+        let store = self.layout.blobs();
+        let mut writer = store
+            .writer(Algorithm::Sha256)
+            .map_err(|source| self.store_error(&layer.digest, source))?;
+        let options = RecompressOptions {
+            compression,
+            threads: self.options.threads,
+            diff_id: Some(diff_id.clone()),
+            input: None,
+        };
+        let recompressed = match recompress(reader, &mut writer, &options) {
+            Ok(r) => r,
+            Err(RecompressError::Input { source }) => {
+                return Err(self.damaged(layer, &source));
+            }
+            Err(RecompressError::Read { source }) => {
+                return Err(read_error(self.source, layer, &source).into());
+            }
+            Err(source) => {
+                return Err(CopyError::Recompress {
+                    layer: layer.digest.clone(),
+                    source,
+                });
+            }
+        };
+        let new = Descriptor {
+            media_type: recompressed.media_type,
+            digest: recompressed.digest,
+            size: recompressed.size,
+            ..layer.clone()
+        };
+        let already = self.present(&new)?;
+        writer
+            .commit()
+            .map_err(|source| self.store_error(&new.digest, source))?;
+        if already {
+            self.skipped += 1;
+        } else {
+            self.copied += 1;
+        }
+        Ok(new)
+    }
+
+    fn damaged(&self, descriptor: &Descriptor, error: &VerifyError) -> CopyError {
+        CopyError::Blob(BlobOpenError::Damaged {
+            digest: descriptor.digest.clone(),
+            source_name: self.source.describe(),
+            message: error.to_string(),
+        })
+    }
+
+    fn emit(&self, event: &Event<'_>) {
+        if let Some(f) = &self.options.progress.0 {
+            f(event);
+        }
+    }
+
+    fn counting<'r>(
+        &self,
+        reader: Box<dyn Read + Send + 'r>,
+        index: Option<usize>,
+        size: u64,
+    ) -> Counting<'r> {
+        Counting {
+            inner: reader,
+            read: 0,
+            size,
+            index,
+            progress: self.options.progress.clone(),
+        }
+    }
+}
+
+/// Reports the bytes read of a layer to the progress observer.
+struct Counting<'r> {
+    inner: Box<dyn Read + Send + 'r>,
+    read: u64,
+    size: u64,
+    index: Option<usize>,
+    progress: Progress,
+}
+
+impl Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if let (Some(index), Some(f)) = (self.index, &self.progress.0) {
+            f(&Event::Read {
+                index,
+                read: self.read,
+                size: self.size,
+            });
+        }
+        Ok(n)
+    }
+}
