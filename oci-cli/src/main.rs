@@ -70,6 +70,8 @@ enum Command {
     Config(cmd::config::Args),
     /// Work with image indexes: create.
     Index(cmd::index::Args),
+    /// Copy an image between oci:, oci-archive:, docker-archive: and discover: endpoints.
+    Copy(cmd::copy::Args),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +100,7 @@ fn main() -> ExitCode {
         Command::Build(args) => cmd::build::run(args),
         Command::Config(args) => cmd::config::run(args),
         Command::Index(args) => cmd::index::run(args),
+        Command::Copy(args) => cmd::copy::run(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

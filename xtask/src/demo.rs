@@ -4,9 +4,10 @@
 //! a hardlink, a user database, and Debian's busybox-static when it is installed), builds
 //! an image from it into an OCI layout with an entrypoint, a cmd, an environment
 //! variable, a working directory and a named user, checks the layout with `fsck`,
-//! unpacks the image and compares the tree with the sample, turns the image into a
-//! runtime bundle and, where runc is installed and we are root, runs it and checks what
-//! it prints. Everything goes through the `ocimg` command line, as a user would run it.
+//! unpacks the image and compares the tree with the sample, copies it through a
+//! docker-archive into a second layout recompressed with zstd (checked and unpacked
+//! again), turns the image into a runtime bundle and, where runc is installed and we are
+//! root, runs it and checks what it prints. Everything goes through the `ocimg` command line, as a user would run it.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -104,6 +105,34 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
     let out = ocimg.json(&["unpack", "--json", &image, path_str(&unpacked)?])?;
     println!("{}", serde_json::to_string(&out)?);
     ok &= same_trees(&rootfs, &unpacked)?;
+
+    step("copying it through a docker-archive into a new layout, recompressed with zstd");
+    let archive = work.join("demo-docker.tar");
+    let copied = work.join("copied");
+    let copied_image = format!("{}:demo", path_str(&copied)?);
+    let out = ocimg.json(&[
+        "copy",
+        "--json",
+        &format!("oci:{image}"),
+        &format!("docker-archive:{}:demo:latest", path_str(&archive)?),
+    ])?;
+    println!("{}", serde_json::to_string(&out)?);
+    let out = ocimg.json(&[
+        "copy",
+        "--json",
+        "--compress",
+        "zstd",
+        &format!("docker-archive:{}", path_str(&archive)?),
+        &format!("oci:{copied_image}"),
+    ])?;
+    println!("{}", serde_json::to_string(&out)?);
+    let fsck = ocimg.run(&["fsck", "--json", path_str(&copied)?])?;
+    let report: Value = serde_json::from_slice(&fsck.stdout).context("fsck printed no JSON")?;
+    println!("fsck of the copy: ok={}", report["ok"]);
+    ok &= fsck.status.success() && report["ok"] == Value::Bool(true);
+    let unpacked_copy = work.join("unpacked-copy");
+    ocimg.json(&["unpack", "--json", &copied_image, path_str(&unpacked_copy)?])?;
+    ok &= same_trees(&rootfs, &unpacked_copy)?;
 
     step("turning the image into a runtime bundle");
     let bundle = work.join("bundle");

@@ -1,0 +1,184 @@
+//! `ocimg copy SRC DST [--format oci|docker] [--compress gzip|zstd|none] [--level N]
+//! [--platform P | --all-platforms] [--json]`: copies an image between `oci:`,
+//! `oci-archive:`, `docker-archive:` and (as a source) `discover:` endpoints.
+
+use std::path::{Path, PathBuf};
+
+use oci_image::{CopyOptions, Endpoint, Format, LayoutSource, OciArchiveSource, Platforms, Source};
+use oci_layer::Compression;
+use oci_spec_types::Platform;
+
+use super::init::{fail, parse_platform};
+use super::unpack::{end_progress, progress};
+use crate::Outcome;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    /// OCI image manifests and indexes.
+    Oci,
+    /// Docker Image Manifest V2 Schema 2 and manifest lists.
+    Docker,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CompressArg {
+    /// Gzip (level 6 unless --level).
+    Gzip,
+    /// Zstandard (level 3 unless --level).
+    Zstd,
+    /// A plain tar.
+    None,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The source: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG] or
+    /// discover:HOST/PATH[#FRAGMENT].
+    #[arg(value_name = "SRC")]
+    source: String,
+    /// The destination: oci:DIR[:TAG], oci-archive:FILE[:TAG] or
+    /// docker-archive:FILE[:NAME:TAG].
+    #[arg(value_name = "DST")]
+    destination: String,
+    /// The manifest format to write (default: the source's; OCI from a docker-archive,
+    /// Docker into one).
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Recompress the layers that are not already in this compression (diffIDs unchanged).
+    #[arg(long, value_enum)]
+    compress: Option<CompressArg>,
+    /// The compression level (gzip 0-9, zstd 1-22); needs --compress.
+    #[arg(long, requires = "compress", allow_negative_numbers = true)]
+    level: Option<i32>,
+    /// Copy only the image for this platform (OS/ARCH[/VARIANT]) from an index (default:
+    /// this machine's).
+    #[arg(long, value_parser = parse_platform, conflicts_with = "all_platforms")]
+    platform: Option<Platform>,
+    /// Copy the index and every image under it.
+    #[arg(long)]
+    all_platforms: bool,
+    /// discover: sources: allow plain http for the well-known URI and for engine URIs.
+    #[arg(long)]
+    insecure: bool,
+    /// discover: sources: connect to ADDR:PORT whenever HOST is asked for (repeatable).
+    #[arg(long, value_name = "HOST=ADDR:PORT")]
+    resolve: Vec<String>,
+    /// discover: sources: a ref-engine-discovery.json to consult before the network.
+    #[arg(long, value_name = "FILE")]
+    discovery_config: Option<PathBuf>,
+    /// Print one JSON object `{"source", "destination", "digest", "blobs": {"copied",
+    /// "skipped"}}` on standard output.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let source_endpoint = Endpoint::parse(&args.source)?;
+    let destination = Endpoint::parse(&args.destination)?;
+    let compress = match (args.compress, args.level) {
+        (None, _) => None,
+        (Some(CompressArg::None), _) => Some(Compression::None),
+        (Some(CompressArg::Gzip), level) => {
+            let level = match level {
+                Some(l) => u32::try_from(l)
+                    .ok()
+                    .filter(|l| *l <= 9)
+                    .ok_or_else(|| anyhow::anyhow!("--level {l}: gzip levels are 0 to 9"))?,
+                None => 6,
+            };
+            Some(Compression::Gzip { level })
+        }
+        (Some(CompressArg::Zstd), level) => Some(Compression::Zstd {
+            level: level.unwrap_or(3),
+        }),
+    };
+    let format = match args.format {
+        Some(FormatArg::Oci) => Some(Format::Oci),
+        Some(FormatArg::Docker) => Some(Format::Docker),
+        None => source_endpoint.default_format(&destination),
+    };
+    let platforms = if args.all_platforms {
+        Platforms::All
+    } else {
+        Platforms::One(args.platform.clone())
+    };
+    // Temp files (a decompressed archive) go beside the destination, and are removed
+    // when the source is dropped.
+    let scratch = scratch_dir(&destination);
+    let source: Box<dyn Source> = match &source_endpoint {
+        Endpoint::Oci(name) => match LayoutSource::open(name, args.platform.as_ref()) {
+            Ok(s) => Box::new(s),
+            Err(e) => return fail("copy", e.is_check_failure(), e),
+        },
+        Endpoint::OciArchive { file, reference } => {
+            match OciArchiveSource::open(file, reference.as_ref(), args.platform.as_ref(), &scratch)
+            {
+                Ok(s) => Box::new(s),
+                Err(e) => return fail("copy", e.is_check_failure(), e),
+            }
+        }
+        Endpoint::DockerArchive { file, name } => {
+            match oci_image::DockerArchiveSource::open(file, name.as_deref(), &scratch) {
+                Ok(s) => Box::new(s),
+                Err(e) => return fail("copy", e.is_check_failure(), e),
+            }
+        }
+        Endpoint::Discover(name) => {
+            let connect_to = super::name::parse_resolves(&args.resolve)?;
+            let discoverer = super::name::discoverer(
+                args.insecure,
+                connect_to,
+                args.discovery_config.as_deref(),
+            )?;
+            match oci_image::DiscoverSource::open(name, discoverer, args.platform.as_ref()) {
+                Ok(s) => Box::new(s),
+                Err(e) => return fail("copy", e.is_check_failure(), e),
+            }
+        }
+    };
+    let options = CopyOptions {
+        format,
+        compress,
+        platforms,
+        threads: 0,
+        progress: progress(),
+    };
+    let result = oci_image::copy(source.as_ref(), &destination, &options);
+    end_progress(&options.progress);
+    drop(source);
+    let copied = match result {
+        Ok(copied) => copied,
+        Err(e) => {
+            let check = e.is_check_failure();
+            return fail("copy", check, e);
+        }
+    };
+    if args.json {
+        crate::print_json(&serde_json::json!({
+            "source": args.source,
+            "destination": args.destination,
+            "digest": copied.digest,
+            "blobs": {"copied": copied.copied, "skipped": copied.skipped},
+        }))?;
+    } else {
+        println!(
+            "copied {} to {} ({} blobs copied, {} already there)",
+            copied.digest, args.destination, copied.copied, copied.skipped
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Where temp files go: beside the destination (never /tmp, a tmpfs).
+fn scratch_dir(destination: &Endpoint) -> PathBuf {
+    let path: &Path = match destination {
+        Endpoint::Oci(name) => &name.dir,
+        Endpoint::OciArchive { file, .. } | Endpoint::DockerArchive { file, .. } => file,
+        Endpoint::Discover(_) => Path::new("."),
+    };
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match absolute.parent() {
+        Some(parent) if parent.is_dir() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod bundle;
 pub mod config;
+pub mod copy;
 pub mod digest;
 pub mod fsck;
 pub mod gc;

@@ -187,12 +187,32 @@ fn parse_resolve(spec: &str) -> anyhow::Result<(String, SocketAddr)> {
     Ok((host.to_owned(), addr))
 }
 
+/// The discoverer `--insecure`, `--resolve HOST=ADDR:PORT`... and `--discovery-config FILE`
+/// ask for (shared by `name discover` and `copy discover:...`).
+pub(crate) fn discoverer(
+    insecure: bool,
+    connect_to: Vec<(String, SocketAddr)>,
+    discovery_config: Option<&std::path::Path>,
+) -> anyhow::Result<Discoverer> {
+    let local = match discovery_config {
+        Some(file) => LocalConfig::load_file(file)?,
+        None => LocalConfig::load_xdg()?,
+    };
+    let client = Client::new(ClientOptions {
+        insecure,
+        connect_to,
+        ..ClientOptions::default()
+    });
+    Ok(Discoverer::new(client, local, Limits::default()))
+}
+
+/// Parses every `--resolve HOST=ADDR:PORT`.
+pub(crate) fn parse_resolves(specs: &[String]) -> anyhow::Result<Vec<(String, SocketAddr)>> {
+    specs.iter().map(|s| parse_resolve(s)).collect()
+}
+
 fn discover(args: DiscoverArgs) -> anyhow::Result<Outcome> {
-    let connect_to = args
-        .resolve
-        .iter()
-        .map(|s| parse_resolve(s))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let connect_to = parse_resolves(&args.resolve)?;
     let name = match HostBasedName::parse(&args.name) {
         Ok(n) => n,
         Err(e) => {
@@ -203,16 +223,7 @@ fn discover(args: DiscoverArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::CheckFailed);
         }
     };
-    let local = match &args.discovery_config {
-        Some(file) => LocalConfig::load_file(file)?,
-        None => LocalConfig::load_xdg()?,
-    };
-    let client = Client::new(ClientOptions {
-        insecure: args.insecure,
-        connect_to,
-        ..ClientOptions::default()
-    });
-    let discoverer = Discoverer::new(client, local, Limits::default());
+    let discoverer = discoverer(args.insecure, connect_to, args.discovery_config.as_deref())?;
     let found = match discoverer.discover(&name) {
         Ok(found) => found,
         Err(e) => {
