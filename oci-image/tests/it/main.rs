@@ -9,6 +9,7 @@ mod fsck;
 mod gc;
 mod layout;
 mod name;
+mod rules;
 mod unpack;
 
 use std::path::PathBuf;

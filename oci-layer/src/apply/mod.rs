@@ -339,6 +339,39 @@ impl<'a> Layer<'a> {
         Ok(())
     }
 
+    /// Removes the extended attributes of an existing directory that `entry` does not
+    /// carry, except the SELinux label, which belongs to the host (as umoci does).
+    fn clear_xattrs(
+        &mut self,
+        entry: &Entry,
+        fd: BorrowedFd<'_>,
+        path: &[u8],
+    ) -> Result<(), Error> {
+        let mut names = vec![0u8; 64 * 1024];
+        let n = match rustix::fs::flistxattr(fd, &mut names) {
+            Ok(n) => n,
+            Err(Errno::OPNOTSUPP) => return Ok(()),
+            Err(e) => return Err(Error::io("listxattr", path, e)),
+        };
+        for key in names[..n].split(|b| *b == 0).filter(|k| !k.is_empty()) {
+            if key == b"security.selinux" || entry.xattrs.iter().any(|(k, _)| k == key) {
+                continue;
+            }
+            match rustix::fs::fremovexattr(fd, key) {
+                Ok(()) | Err(Errno::NODATA) => {}
+                Err(e @ (Errno::PERM | Errno::ACCESS | Errno::OPNOTSUPP)) => {
+                    let key = String::from_utf8_lossy(key).into_owned();
+                    self.warn(
+                        entry,
+                        &format!("extended attribute {key:?} not removed: {e}"),
+                    );
+                }
+                Err(e) => return Err(Error::io("removexattr", path, e)),
+            }
+        }
+        Ok(())
+    }
+
     fn root_dir(&mut self, entry: &Entry) -> Result<(), Error> {
         let owner = self.owner(entry)?;
         let fd = self.root.fd();
@@ -413,11 +446,15 @@ impl<'a> Layer<'a> {
         let name = entry.name.as_slice();
         let dir = self.parent_owned(name, parent)?;
         let mut replaced = false;
+        let mut existed = false;
         loop {
             match rustix::fs::mkdirat(&dir, base, Mode::from_raw_mode(0o700)) {
                 Ok(()) => break,
                 Err(Errno::EXIST) => match kind_at(dir.as_fd(), base) {
-                    Ok(Some(FileType::Directory)) => break,
+                    Ok(Some(FileType::Directory)) => {
+                        existed = true;
+                        break;
+                    }
                     Ok(_) if !replaced => {
                         self.clear(dir.as_fd(), base, path)?;
                         replaced = true;
@@ -443,6 +480,11 @@ impl<'a> Layer<'a> {
                 rustix::fs::fchmod(&fd, Mode::from_raw_mode((st.st_mode & 0o7777) | 0o700))
                     .map_err(|e| Error::io("chmod", path, e))?;
             }
+        }
+        if existed {
+            // The entry's attributes replace the existing directory's (layer.md), extended
+            // attributes included.
+            self.clear_xattrs(entry, fd.as_fd(), path)?;
         }
         self.set_xattrs(entry, fd.as_fd(), path)?;
         self.deferred.push(Deferred {

@@ -4,3 +4,4 @@ mod apply;
 mod create;
 mod hostile;
 mod roundtrip;
+mod rules;
