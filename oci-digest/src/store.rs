@@ -29,6 +29,10 @@ const COPY_BUFFER: usize = 64 * 1024;
 ///   [`list`](BlobStore::list) ignores.
 /// - **Verified writes.** [`put_verified`](BlobStore::put_verified) checks digest and size
 ///   before publishing and publishes nothing on a mismatch.
+/// - **Caller-measured writes.** A writer from [`writer_unhashed`](BlobStore::writer_unhashed)
+///   does not hash: the caller, which measured the very bytes it wrote, vouches for the
+///   digest given to [`commit_measured`](BlobWriter::commit_measured); the algorithm and
+///   size are still checked, and publication is just as atomic.
 /// - **Idempotency.** Putting a blob that is already there succeeds and leaves the same
 ///   content; several writers (threads or processes) putting the same blob at once all
 ///   succeed. [`delete`](BlobStore::delete) of an absent blob succeeds.
@@ -249,6 +253,17 @@ impl BlobStore {
     ) -> Result<BlobWriter, PutError> {
         let algorithm = algorithm_of(digest)?;
         self.new_writer(algorithm, Check::Verify(Verifier::new(digest, size)?))
+    }
+
+    /// A writer for a new blob whose digest the caller measures itself in the same pass
+    /// (a layer compressor hashes its output anyway): the writer only counts the bytes,
+    /// and [`BlobWriter::commit_measured`] publishes them under the caller's digest when
+    /// the algorithm and the size agree. Saves hashing the content a second time.
+    ///
+    /// The caller vouches for the digest it hands to `commit_measured`. Plain
+    /// [`BlobWriter::commit`] reads the temporary file back to hash it.
+    pub fn writer_unhashed(&self, algorithm: Algorithm) -> Result<BlobWriter, PutError> {
+        self.new_writer(algorithm, Check::Unhashed { algorithm, size: 0 })
     }
 
     /// Stores the content of `reader`, digested with `algorithm`.
@@ -521,6 +536,11 @@ pub enum ReadError {
 enum Check {
     Compute(Digester),
     Verify(Verifier),
+    /// Counts only: the caller measures the digest ([`BlobStore::writer_unhashed`]).
+    Unhashed {
+        algorithm: Algorithm,
+        size: u64,
+    },
 }
 
 /// A blob being written into a [`BlobStore`]; nothing is visible in the store until
@@ -554,6 +574,7 @@ impl BlobWriter {
         match &self.check {
             Check::Compute(d) => d.size(),
             Check::Verify(v) => v.size(),
+            Check::Unhashed { size, .. } => *size,
         }
     }
 
@@ -572,6 +593,7 @@ impl BlobWriter {
         // Size before hashing and before writing (DG3).
         match &mut self.check {
             Check::Compute(d) => d.update(bytes),
+            Check::Unhashed { size, .. } => *size += bytes.len() as u64,
             Check::Verify(v) => {
                 if let Err(e) = v.update(bytes) {
                     self.failed = Some(FailedKind::Mismatch(e.clone()));
@@ -615,6 +637,19 @@ impl BlobWriter {
     /// returning its digest and size. On any failure nothing is published and the temporary
     /// file is removed.
     pub fn commit(self) -> Result<Measured, PutError> {
+        self.publish(None)
+    }
+
+    /// Like [`commit`](BlobWriter::commit), publishing the blob under `measured`, the digest
+    /// and size the caller computed over the very bytes it wrote. A writer from
+    /// [`BlobStore::writer_unhashed`] trusts the digest once the algorithm and the size
+    /// agree; other writers compare it with their own. On a disagreement nothing is
+    /// published ([`PutError::Mismatch`], with the content's actual digest).
+    pub fn commit_measured(self, measured: &Measured) -> Result<Measured, PutError> {
+        self.publish(Some(measured))
+    }
+
+    fn publish(self, claimed: Option<&Measured>) -> Result<Measured, PutError> {
         let BlobWriter {
             file,
             temp_path,
@@ -639,13 +674,27 @@ impl BlobWriter {
                 "an earlier write to this blob failed",
             )));
         }
-        let measured = match check {
-            Check::Compute(d) => d.finish(),
-            Check::Verify(mut v) => v.finish().map_err(PutError::Mismatch)?,
-        };
         let file = file
             .into_inner()
             .map_err(|e| io_error("write", &temp)(e.into_error()))?;
+        let measured = match check {
+            Check::Compute(d) => d.finish(),
+            Check::Verify(mut v) => v.finish().map_err(PutError::Mismatch)?,
+            Check::Unhashed { algorithm, size } => match claimed {
+                Some(c) if c.size == size && c.digest.algorithm() == Some(algorithm) => c.clone(),
+                // Nothing claimed, or a claim that cannot be right: the content's own
+                // digest (the evidence of the mismatch below).
+                _ => hash_file(&temp, algorithm)?,
+            },
+        };
+        if let Some(claimed) = claimed
+            && *claimed != measured
+        {
+            return Err(PutError::Mismatch(VerifyError::DigestMismatch {
+                expected: claimed.digest.clone(),
+                actual: measured,
+            }));
+        }
         file.sync_data().map_err(io_error("sync", &temp))?;
         drop(file);
         let target = dir.join(measured.digest.encoded());
@@ -670,6 +719,24 @@ impl Write for BlobWriter {
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }
+}
+
+/// The digest and size of a file written through a [`BlobWriter`] (already flushed).
+fn hash_file(path: &Path, algorithm: Algorithm) -> Result<Measured, PutError> {
+    let mut digester = Digester::new(algorithm);
+    File::open(path)
+        .and_then(|f| {
+            io::copy(
+                &mut io::BufReader::with_capacity(COPY_BUFFER, f),
+                &mut digester,
+            )
+        })
+        .map_err(|source| PutError::Io {
+            action: "read back",
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(digester.finish())
 }
 
 /// Creates `dir` (and its parents) when missing, syncing the parents so the new entries

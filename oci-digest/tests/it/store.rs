@@ -339,6 +339,71 @@ fn store_writer_commit_publishes() {
 }
 
 #[test]
+fn store_unhashed_writer_publishes_under_the_callers_digest() {
+    let root = crate::scratch("store-unhashed");
+    let store = BlobStore::new(&root);
+    let bytes = content(200_000, 7);
+    let m = Digester::digest_bytes(Algorithm::Sha256, &bytes);
+    let mut w = store.writer_unhashed(Algorithm::Sha256).expect("writer");
+    for piece in bytes.chunks(70_000) {
+        w.write_all(piece).expect("write");
+    }
+    assert_eq!(w.size(), m.size);
+    assert_eq!(w.commit_measured(&m).expect("commit"), m);
+    assert_eq!(read_blob(&store, &m), bytes);
+    assert!(temp_files(&root).is_empty());
+}
+
+#[test]
+fn store_unhashed_writer_plain_commit_hashes_the_file() {
+    let store = BlobStore::new(crate::scratch("store-unhashed-commit"));
+    let m = Digester::digest_bytes(Algorithm::Blake3, b"hashed on commit");
+    let mut w = store.writer_unhashed(Algorithm::Blake3).expect("writer");
+    w.write_all(b"hashed on commit").expect("write");
+    assert_eq!(w.commit().expect("commit"), m);
+    assert_eq!(read_blob(&store, &m), b"hashed on commit");
+}
+
+#[test]
+fn store_commit_measured_refuses_a_claim_that_disagrees() {
+    let root = crate::scratch("store-unhashed-mismatch");
+    let store = BlobStore::new(&root);
+    let actual = Digester::digest_bytes(Algorithm::Sha256, b"real content");
+    // Wrong size, wrong algorithm: the unhashed writer reads the file back and reports
+    // the content's own digest. Wrong digest on a hashing writer: its own digest.
+    let short = Digester::digest_bytes(Algorithm::Sha256, b"real");
+    let other_algorithm = Digester::digest_bytes(Algorithm::Sha512, b"real content");
+    let same_size = Digester::digest_bytes(Algorithm::Sha256, b"fake content");
+    let cases: [(&str, oci_digest::Measured); 3] = [
+        ("unhashed, size", short),
+        ("unhashed, algorithm", other_algorithm),
+        ("hashing, digest", same_size),
+    ];
+    for (case, claimed) in cases {
+        let mut w = if case.starts_with("unhashed") {
+            store.writer_unhashed(Algorithm::Sha256).expect("writer")
+        } else {
+            store.writer(Algorithm::Sha256).expect("writer")
+        };
+        w.write_all(b"real content").expect("write");
+        match w.commit_measured(&claimed) {
+            Err(PutError::Mismatch(VerifyError::DigestMismatch {
+                expected,
+                actual: found,
+            })) => {
+                assert_eq!(expected, claimed.digest, "{case}");
+                assert_eq!(found, actual, "{case}");
+            }
+            other => panic!("{case}: expected a digest mismatch, got {other:?}"),
+        }
+        assert_eq!(store.stat(&claimed.digest).expect("stat"), None, "{case}");
+        assert_eq!(store.stat(&actual.digest).expect("stat"), None, "{case}");
+    }
+    assert!(store.list().expect("list").blobs.is_empty());
+    assert!(temp_files(&root).is_empty());
+}
+
+#[test]
 fn store_writer_fails_as_soon_as_size_exceeded() {
     let root = crate::scratch("store-writer-too-long");
     let store = BlobStore::new(&root);
