@@ -113,10 +113,15 @@ impl FsckReport {
     }
 }
 
-/// Uncompressed bytes handed from the reading thread to the decompressing one.
+/// Compressed bytes handed from the reading thread to the decompressing one.
 const CHUNK: usize = 1 << 20;
 /// Chunks in flight between the two (bounds memory).
 const IN_FLIGHT: usize = 4;
+/// Uncompressed bytes handed from the decompressing thread to the hashing one: small
+/// enough to still be in the CPU caches when they are hashed.
+const PLAIN_CHUNK: usize = 256 << 10;
+/// Uncompressed chunks in flight (bounds memory).
+const PLAIN_IN_FLIGHT: usize = 4;
 
 impl Layout {
     /// Checks the layout, reporting every problem found, each naming its digest:
@@ -727,7 +732,9 @@ struct LayerOutcome {
 }
 
 /// Reads a layer once: this thread reads and verifies the compressed bytes and hands them
-/// to a second thread that decompresses and hashes the uncompressed stream.
+/// to a second thread that decompresses, which hands the uncompressed stream to a third
+/// that hashes it (decompressing and hashing each take about as long as the other: on one
+/// thread they would make the critical path).
 fn check_layer(
     mut reader: VerifyingReader<std::fs::File>,
     compression: Compression,
@@ -837,19 +844,40 @@ fn decode(
             Box::new(zstd::stream::read::Decoder::new(input).map_err(|e| format!("zstd: {e}"))?)
         }
     };
-    let mut digesters: Vec<Digester> = algorithms.iter().map(|a| Digester::new(*a)).collect();
-    let mut buf = vec![0u8; 256 << 10];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
+    std::thread::scope(|scope| {
+        // Buffers always hold PLAIN_CHUNK bytes, the first `n` of them filled.
+        let (full_tx, full_rx) = sync_channel::<(Vec<u8>, usize)>(PLAIN_IN_FLIGHT);
+        let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(PLAIN_IN_FLIGHT + 2);
+        let hasher = scope.spawn(move || {
+            let mut digesters: Vec<Digester> =
+                algorithms.iter().map(|a| Digester::new(*a)).collect();
+            for (buf, n) in full_rx {
                 for d in &mut digesters {
                     d.update(&buf[..n]);
                 }
+                let _ = empty_tx.try_send(buf);
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Ok(digesters.into_iter().map(Digester::finish).collect())
+            digesters
+                .into_iter()
+                .map(Digester::finish)
+                .collect::<Vec<_>>()
+        });
+        let read = loop {
+            let mut buf = empty_rx.try_recv().unwrap_or_else(|_| vec![0; PLAIN_CHUNK]);
+            match read_full(&mut stream, &mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    if full_tx.send((buf, n)).is_err() {
+                        break Err("the hashing thread stopped".to_owned());
+                    }
+                }
+                Err(e) => break Err(e.to_string()),
+            }
+        };
+        drop(full_tx);
+        let digests = hasher
+            .join()
+            .map_err(|_| "the hashing thread panicked".to_owned())?;
+        read.map(|()| digests)
+    })
 }
