@@ -20,7 +20,7 @@ fn main() -> std::process::ExitCode {
         Some("demo") => demo::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers] | fuzz [TARGET] | demo>"
+                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers|images] | fuzz [TARGET] | demo>"
             );
             return std::process::ExitCode::from(2);
         }

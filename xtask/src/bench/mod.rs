@@ -1,4 +1,4 @@
-//! `cargo xtask bench [digest|layers]`: side-by-side benchmarks against the peers.
+//! `cargo xtask bench [digest|layers|images]`: side-by-side benchmarks against the peers.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 
 mod digest;
+mod images;
 mod layers_apply;
 mod layers_create;
 
@@ -20,6 +21,9 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
     if wants("layers") {
         ok &= layers_create::run()?;
         ok &= layers_apply::run()?;
+    }
+    if wants("images") {
+        ok &= images::run()?;
     }
     Ok(ok)
 }
