@@ -3,8 +3,9 @@
 //! The new top layer is the difference between the root filesystem and the base image's
 //! filesystem (the base's layers applied, verified, onto a scratch directory beside the
 //! layout, removed afterwards), or the whole tree without a base. The layer is streamed
-//! into the blob store while its digest, size and diffID are measured in the same pass;
-//! nothing holds a whole layer in memory.
+//! into the blob store while its digest, size and diffID are measured in the same pass
+//! (the store trusts that digest rather than hashing the layer again); nothing holds a
+//! whole layer in memory.
 //!
 //! The config is the base's (unknown members kept) or a new one for the platform asked for
 //! (default: this machine's), with the config edits applied, the diffID appended and a
@@ -16,11 +17,11 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use oci_digest::{OpenError as BlobOpenError, PutError};
+use oci_digest::{Measured, OpenError as BlobOpenError, PutError};
 use oci_layer::{
     ApplyError, ApplyOptions, Compression, CreateError, CreateOptions, Expected, apply_layers,
 };
-use oci_spec_types::annotations::BASE_DIGEST;
+use oci_spec_types::annotations::{BASE_DIGEST, BASE_NAME};
 use oci_spec_types::{Algorithm, Descriptor, Digest, History, ImageConfig, Platform};
 
 use crate::edit::{ConfigEdits, EditError, Source, Written, timestamp};
@@ -183,9 +184,11 @@ pub fn build(dir: &Path, tag: &str, options: &BuildOptions) -> Result<Built, Bui
         threads: options.threads,
     };
     let mut warnings = Vec::new();
+    // oci-layer measures the compressed stream's digest and size as it writes it: the
+    // store only counts, and publishes under that digest (hashing the layer once).
     let mut writer = layout
         .blobs()
-        .writer(Algorithm::Sha256)
+        .writer_unhashed(Algorithm::Sha256)
         .map_err(BuildError::PutLayer)?;
     let created = match &base {
         None => oci_layer::create(&options.rootfs, &mut writer, &create_options),
@@ -204,8 +207,12 @@ pub fn build(dir: &Path, tag: &str, options: &BuildOptions) -> Result<Built, Bui
         source,
     })?;
     warnings.extend(created.warnings.iter().map(ToString::to_string));
-    let measured = writer.commit().map_err(BuildError::PutLayer)?;
-    debug_assert_eq!(measured.digest, created.digest);
+    let measured = writer
+        .commit_measured(&Measured {
+            digest: created.digest.clone(),
+            size: created.size,
+        })
+        .map_err(BuildError::PutLayer)?;
     let layer = Descriptor::new(created.media_type.clone(), measured.digest, measured.size);
 
     let (manifest, mut config, mut layers) = match base {
@@ -214,10 +221,12 @@ pub fn build(dir: &Path, tag: &str, options: &BuildOptions) -> Result<Built, Bui
             mut manifest,
             config,
         }) => {
-            manifest
-                .annotations
-                .get_or_insert_with(Default::default)
-                .insert(BASE_DIGEST.to_owned(), descriptor.digest.to_string());
+            // base.digest names the immediate base (A11); a base.name inherited from the
+            // base's own manifest would name the base's base: dropped (the base's name as
+            // a distribution reference is not known here).
+            let annotations = manifest.annotations.get_or_insert_with(Default::default);
+            annotations.remove(BASE_NAME);
+            annotations.insert(BASE_DIGEST.to_owned(), descriptor.digest.to_string());
             let layers = manifest.layers.clone();
             (Some(manifest), config, layers)
         }

@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use oci_digest::{PutError, VerifyError};
+use oci_digest::{Measured, PutError, VerifyError};
 use oci_layer::Compression;
 use oci_layer::recompress::{RecompressError, RecompressOptions, recompress};
 use oci_spec_types::annotations::REF_NAME;
@@ -979,8 +979,10 @@ impl<'a> Engine<'a> {
         let reader = self.source.open(layer)?;
         let reader = self.counting(reader, Some(index), layer.size);
         let store = self.layout.blobs();
+        // The recompressor measures what it writes: the store only counts, and publishes
+        // under that digest (the layer is hashed once).
         let mut writer = store
-            .writer(Algorithm::Sha256)
+            .writer_unhashed(Algorithm::Sha256)
             .map_err(|source| self.store_error(&layer.digest, source))?;
         let options = RecompressOptions {
             compression,
@@ -1011,7 +1013,10 @@ impl<'a> Engine<'a> {
         };
         let already = self.present(&new)?;
         writer
-            .commit()
+            .commit_measured(&Measured {
+                digest: new.digest.clone(),
+                size: new.size,
+            })
             .map_err(|source| self.store_error(&new.digest, source))?;
         if already {
             self.skipped += 1;

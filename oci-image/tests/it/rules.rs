@@ -612,12 +612,7 @@ fn build_names_the_immediate_base_by_its_manifest_digest() {
 
 /// A11: a base whose manifest carries a `base.name` (naming its own base) must not pass
 /// it on beside the new `base.digest`, which names another manifest.
-///
-/// Ignored: `build` keeps the base manifest's annotations and only replaces
-/// `base.digest`, so an inherited `base.name` contradicts it (see the conformance
-/// report); run with `--ignored` once build.rs drops or rewrites it.
 #[test]
-#[ignore = "A11 not met yet: build keeps an inherited base.name"]
 fn build_does_not_pass_on_the_base_images_own_base_name() {
     let work = scratch("rules-a11-inherited");
     let rootfs = work.join("rootfs");
