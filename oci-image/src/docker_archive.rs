@@ -397,18 +397,8 @@ fn sniff(mut reader: impl Read, index: &TarIndex) -> Result<Sniffed, DockerArchi
             source,
         })
     };
-    let mut head = [0u8; 4];
-    let mut got = 0;
-    while got < head.len() {
-        match reader.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err(e)),
-        }
-    }
-    let gzip = head[..got].starts_with(&[0x1f, 0x8b]);
-    let zstd = head[..got] == [0x28, 0xb5, 0x2f, 0xfd];
+    let (head, got) = read_head(&mut reader).map_err(io_err)?;
+    let (gzip, zstd) = compression_of(&head[..got]);
     if !gzip && !zstd {
         return Ok(Sniffed::Plain);
     }
@@ -422,6 +412,29 @@ fn sniff(mut reader: impl Read, index: &TarIndex) -> Result<Sniffed, DockerArchi
 }
 
 /// Picks the image of `manifest.json` that `name` names.
+/// The first (up to) four bytes of a stream, enough to recognize its compression.
+fn read_head(reader: &mut impl Read) -> io::Result<([u8; 4], usize)> {
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < head.len() {
+        match reader.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((head, got))
+}
+
+/// Whether a stream starting with `head` is gzip, and whether it is zstd.
+fn compression_of(head: &[u8]) -> (bool, bool) {
+    (
+        head.starts_with(&[0x1f, 0x8b]),
+        head == [0x28, 0xb5, 0x2f, 0xfd],
+    )
+}
+
 fn choose(file: &Path, items: &[ItemIn], name: Option<&str>) -> Result<usize, DockerArchiveError> {
     let available = || -> Vec<String> {
         items
@@ -916,18 +929,8 @@ fn write_layer(
     let name = format!("{}.tar", diff_id.encoded());
     let mut reader = source.open(layer)?;
     let read_err = |e: io::Error| DockerArchiveError::Blob(read_error(source, layer, &e));
-    let mut head = [0u8; 4];
-    let mut got = 0;
-    while got < head.len() {
-        match reader.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(read_err(e)),
-        }
-    }
-    let gzip = head[..got].starts_with(&[0x1f, 0x8b]);
-    let zstd = head[..got] == [0x28, 0xb5, 0x2f, 0xfd];
+    let (head, got) = read_head(&mut reader).map_err(read_err)?;
+    let (gzip, zstd) = compression_of(&head[..got]);
     let mut chained = Cursor::new(&head[..got]).chain(reader);
     let mut digester = Digester::new(algorithm);
     let werr = |e| DockerArchiveError::Io {

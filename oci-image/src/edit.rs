@@ -459,13 +459,7 @@ impl Layout {
             .insert(REF_NAME.to_owned(), tag.to_owned());
         let lock = self.lock()?;
         let mut index = lock.read_index()?.into_value();
-        let position = index
-            .manifests
-            .iter()
-            .position(|d| d.ref_name() == Some(tag));
-        index.manifests.retain(|d| d.ref_name() != Some(tag));
-        let at = position.unwrap_or(index.manifests.len());
-        index.manifests.insert(at, descriptor.clone());
+        crate::tag::place_tagged(&mut index, descriptor.clone(), tag);
         lock.write_index(index)?;
         Ok(descriptor)
     }

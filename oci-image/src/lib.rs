@@ -17,7 +17,7 @@ mod tar_index;
 mod unpack;
 mod walk;
 
-pub use build::{BuildError, BuildOptions, Built, build};
+pub use build::{BUILD_COMPRESSION, BuildError, BuildOptions, Built, build};
 pub use bundle::spec as runtime_spec;
 pub use bundle::{
     BundleOptions, Conversion, ConvertError, DEFAULT_PATH, DEFAULT_TERM, HostIds, NoUserDb,

@@ -1,7 +1,7 @@
 //! Tagging: `index.json` entries with an `org.opencontainers.image.ref.name`.
 
-use oci_spec_types::Descriptor;
 use oci_spec_types::annotations::REF_NAME;
+use oci_spec_types::{Descriptor, ImageIndex};
 
 use crate::layout::{IndexError, Layout, LockError, WriteError};
 use crate::name::{Reference, is_valid_tag};
@@ -84,13 +84,7 @@ impl Layout {
             .annotations
             .get_or_insert_with(Default::default)
             .insert(REF_NAME.to_owned(), tag.to_owned());
-        let position = index
-            .manifests
-            .iter()
-            .position(|d| d.ref_name() == Some(tag));
-        index.manifests.retain(|d| d.ref_name() != Some(tag));
-        let at = position.unwrap_or(index.manifests.len());
-        index.manifests.insert(at, entry.clone());
+        place_tagged(&mut index, entry.clone(), tag);
         lock.write_index(index)?;
         Ok(entry)
     }
@@ -114,4 +108,17 @@ impl Layout {
         lock.write_index(index)?;
         Ok(removed)
     }
+}
+
+/// Puts `entry` (already carrying its ref name) into `index` as the one entry tagged
+/// `tag`: it takes the place of the first entry that had the tag, the others go, and
+/// without one it is appended. So a tag names exactly one entry.
+pub(crate) fn place_tagged(index: &mut ImageIndex, entry: Descriptor, tag: &str) {
+    let position = index
+        .manifests
+        .iter()
+        .position(|d| d.ref_name() == Some(tag));
+    index.manifests.retain(|d| d.ref_name() != Some(tag));
+    let at = position.unwrap_or(index.manifests.len());
+    index.manifests.insert(at, entry);
 }

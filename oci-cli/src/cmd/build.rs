@@ -38,7 +38,8 @@ pub struct Args {
     /// Compression of the new layer.
     #[arg(long, value_enum, default_value = "gzip")]
     compress: Compress,
-    /// Compression level (gzip 0-9, default 6; zstd 1-22, default 3).
+    /// Compression level (gzip 0-9, default 4, which compresses like zlib's 6; zstd 1-22,
+    /// default 3).
     #[arg(long, allow_negative_numbers = true)]
     level: Option<i32>,
     /// `created`, the history time and the clamp of layer mtimes, in seconds since the
@@ -60,7 +61,7 @@ fn compression(kind: Compress, level: Option<i32>) -> anyhow::Result<Compression
     Ok(match (kind, level) {
         (Compress::None, Some(_)) => anyhow::bail!("--level needs --compress gzip or zstd"),
         (Compress::None, None) => Compression::None,
-        (Compress::Gzip, None) => Compression::DEFAULT_GZIP,
+        (Compress::Gzip, None) => oci_image::BUILD_COMPRESSION,
         (Compress::Gzip, Some(l)) => Compression::Gzip {
             level: u32::try_from(l)
                 .ok()

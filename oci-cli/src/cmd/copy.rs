@@ -57,15 +57,9 @@ pub struct Args {
     /// Copy the index and every image under it.
     #[arg(long)]
     all_platforms: bool,
-    /// discover: sources: allow plain http for the well-known URI and for engine URIs.
-    #[arg(long)]
-    insecure: bool,
-    /// discover: sources: connect to ADDR:PORT whenever HOST is asked for (repeatable).
-    #[arg(long, value_name = "HOST=ADDR:PORT")]
-    resolve: Vec<String>,
-    /// discover: sources: a ref-engine-discovery.json to consult before the network.
-    #[arg(long, value_name = "FILE")]
-    discovery_config: Option<PathBuf>,
+    // Network options for discover: sources.
+    #[command(flatten)]
+    net: super::name::NetArgs,
     /// Print one JSON object `{"source", "destination", "digest", "blobs": {"copied",
     /// "skipped"}}` on standard output.
     #[arg(long)]
@@ -124,12 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             }
         }
         Endpoint::Discover(name) => {
-            let connect_to = super::name::parse_resolves(&args.resolve)?;
-            let discoverer = super::name::discoverer(
-                args.insecure,
-                connect_to,
-                args.discovery_config.as_deref(),
-            )?;
+            let discoverer = args.net.discoverer(args.net.connect_to()?)?;
             match oci_image::DiscoverSource::open(name, discoverer, args.platform.as_ref()) {
                 Ok(s) => Box::new(s),
                 Err(e) => return fail("copy", e.is_check_failure(), e),

@@ -70,16 +70,8 @@ struct ResolveArgs {
 struct DiscoverArgs {
     /// The name: HOST/PATH[#FRAGMENT].
     name: String,
-    /// Allow plain http for the well-known URI and for engine URIs.
-    #[arg(long)]
-    insecure: bool,
-    /// Connect to ADDR:PORT whenever HOST is asked for (repeatable).
-    #[arg(long, value_name = "HOST=ADDR:PORT")]
-    resolve: Vec<String>,
-    /// A ref-engine-discovery.json to consult before the network (default: the XDG
-    /// configuration directories).
-    #[arg(long, value_name = "FILE")]
-    discovery_config: Option<PathBuf>,
+    #[command(flatten)]
+    net: NetArgs,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -187,32 +179,48 @@ fn parse_resolve(spec: &str) -> anyhow::Result<(String, SocketAddr)> {
     Ok((host.to_owned(), addr))
 }
 
-/// The discoverer `--insecure`, `--resolve HOST=ADDR:PORT`... and `--discovery-config FILE`
-/// ask for (shared by `name discover` and `copy discover:...`).
-pub(crate) fn discoverer(
+/// The network options of discovery (CLI.md), shared by `name discover` and
+/// `copy discover:...`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct NetArgs {
+    /// Allow plain http for the well-known URI and for engine URIs.
+    #[arg(long)]
     insecure: bool,
-    connect_to: Vec<(String, SocketAddr)>,
-    discovery_config: Option<&std::path::Path>,
-) -> anyhow::Result<Discoverer> {
-    let local = match discovery_config {
-        Some(file) => LocalConfig::load_file(file)?,
-        None => LocalConfig::load_xdg()?,
-    };
-    let client = Client::new(ClientOptions {
-        insecure,
-        connect_to,
-        ..ClientOptions::default()
-    });
-    Ok(Discoverer::new(client, local, Limits::default()))
+    /// Connect to ADDR:PORT whenever HOST is asked for (repeatable).
+    #[arg(long, value_name = "HOST=ADDR:PORT")]
+    resolve: Vec<String>,
+    /// A ref-engine-discovery.json to consult before the network (default: the XDG
+    /// configuration directories).
+    #[arg(long, value_name = "FILE")]
+    discovery_config: Option<PathBuf>,
 }
 
-/// Parses every `--resolve HOST=ADDR:PORT`.
-pub(crate) fn parse_resolves(specs: &[String]) -> anyhow::Result<Vec<(String, SocketAddr)>> {
-    specs.iter().map(|s| parse_resolve(s)).collect()
+impl NetArgs {
+    /// Every `--resolve HOST=ADDR:PORT`, parsed.
+    pub(crate) fn connect_to(&self) -> anyhow::Result<Vec<(String, SocketAddr)>> {
+        self.resolve.iter().map(|s| parse_resolve(s)).collect()
+    }
+
+    /// The discoverer these options ask for, connecting as `connect_to` says.
+    pub(crate) fn discoverer(
+        &self,
+        connect_to: Vec<(String, SocketAddr)>,
+    ) -> anyhow::Result<Discoverer> {
+        let local = match &self.discovery_config {
+            Some(file) => LocalConfig::load_file(file)?,
+            None => LocalConfig::load_xdg()?,
+        };
+        let client = Client::new(ClientOptions {
+            insecure: self.insecure,
+            connect_to,
+            ..ClientOptions::default()
+        });
+        Ok(Discoverer::new(client, local, Limits::default()))
+    }
 }
 
 fn discover(args: DiscoverArgs) -> anyhow::Result<Outcome> {
-    let connect_to = parse_resolves(&args.resolve)?;
+    let connect_to = args.net.connect_to()?;
     let name = match HostBasedName::parse(&args.name) {
         Ok(n) => n,
         Err(e) => {
@@ -223,7 +231,7 @@ fn discover(args: DiscoverArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::CheckFailed);
         }
     };
-    let discoverer = discoverer(args.insecure, connect_to, args.discovery_config.as_deref())?;
+    let discoverer = args.net.discoverer(connect_to)?;
     let found = match discoverer.discover(&name) {
         Ok(found) => found,
         Err(e) => {

@@ -483,15 +483,7 @@ pub(crate) fn set_entry(
     let lock = layout.lock()?;
     let mut index = lock.read_index()?.into_value();
     match tag {
-        Some(tag) => {
-            let position = index
-                .manifests
-                .iter()
-                .position(|d| d.ref_name() == Some(tag));
-            index.manifests.retain(|d| d.ref_name() != Some(tag));
-            let at = position.unwrap_or(index.manifests.len());
-            index.manifests.insert(at, entry);
-        }
+        Some(tag) => crate::tag::place_tagged(&mut index, entry, tag),
         None => {
             if index
                 .manifests
