@@ -286,7 +286,11 @@ for layer in "$@"; do pigz -dc "$layer" | openssl dgst -sha256 > /dev/null; done
             layer.map_or(String::new(), |b| format!("{:.2}", mib(b)))
         );
     };
-    row("ocimg build (gzip, default level)", &build, Some(ours_layer.size));
+    row(
+        "ocimg build (gzip, default level)",
+        &build,
+        Some(ours_layer.size),
+    );
     row("umoci repack", &repack, Some(umoci_layer_size));
     row("ocimg unpack", &unpack, None);
     row("umoci unpack", &umoci_unpack, None);
