@@ -21,11 +21,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 
-use super::{build_ocimg, have, reset, sh};
+use super::{Measure, build_ocimg, have, measure, reset, sh};
 
 const DEFAULT_RUNS: usize = 5;
 const RSS_GOAL_MIB: f64 = 64.0;
@@ -461,14 +460,6 @@ fn layers_of(dir: &Path, tag: &str) -> anyhow::Result<Vec<Layer>> {
     Ok(layers)
 }
 
-struct Measure {
-    /// Wall time.
-    secs: f64,
-    /// User plus system CPU time.
-    cpu: f64,
-    rss_kib: u64,
-}
-
 /// The runs of one command.
 struct Series(Vec<Measure>);
 
@@ -529,36 +520,4 @@ fn interleaved<const N: usize>(
         }
     }
     Ok(series)
-}
-
-/// One run of `inner` under GNU time, after a `sync`: wall time, CPU time, peak RSS.
-fn measure(inner: &Command) -> anyhow::Result<Measure> {
-    sh(&mut Command::new("sync"))?;
-    let mut cmd = Command::new("/usr/bin/time");
-    cmd.arg("-f")
-        .arg("%U %S %M")
-        .arg(inner.get_program())
-        .args(inner.get_args());
-    let start = Instant::now();
-    let out = cmd.stdout(Stdio::null()).output()?;
-    let secs = start.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        bail!("{inner:?} failed: {stderr}");
-    }
-    let fields: Vec<f64> = stderr
-        .lines()
-        .last()
-        .context("GNU time output")?
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let [user, sys, rss] = fields[..] else {
-        bail!("unexpected GNU time output: {stderr}");
-    };
-    Ok(Measure {
-        secs,
-        cpu: user + sys,
-        rss_kib: rss as u64,
-    })
 }

@@ -6,10 +6,9 @@
 //! memory under 64 MiB, also for a 1 GiB layer. Each command runs a few times on a warm
 //! page cache after a `sync`; the best time counts. Peak memory is GNU time's `%M`.
 
-use super::{build_ocimg, have, reset, sh};
+use super::{Measure, build_ocimg, have, make_big_tree, measure, reset, sh};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 
@@ -171,44 +170,6 @@ fn make_layer(ocimg: &Path, tree: &Path, out: &Path) -> anyhow::Result<()> {
         .arg(out))
 }
 
-/// About 1 GiB: a few large files of compressible but not trivial bytes and many small
-/// ones.
-fn make_big_tree(dir: &Path) -> anyhow::Result<()> {
-    reset(dir)?;
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut block = vec![0u8; 1 << 20];
-    for f in 0..4 {
-        use std::io::Write as _;
-        let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join(format!("big{f}")))?);
-        for _ in 0..256 {
-            for chunk in block.chunks_mut(8) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                // Text-like bytes: compressible about 2:1.
-                for (i, b) in chunk.iter_mut().enumerate() {
-                    *b = b'a' + ((state >> (i * 4)) & 0x0f) as u8;
-                }
-            }
-            file.write_all(&block)?;
-        }
-        file.flush()?;
-    }
-    for d in 0..50 {
-        let sub = dir.join(format!("d{d}"));
-        std::fs::create_dir(&sub)?;
-        for i in 0..100 {
-            std::fs::write(sub.join(format!("f{i}")), format!("small file {d} {i}\n"))?;
-        }
-    }
-    Ok(())
-}
-
-struct Measure {
-    secs: f64,
-    rss_kib: u64,
-}
-
 /// The best of `RUNS` runs of each command, interleaved, each into a fresh directory
 /// (ext4 skips recently deleted inodes when allocating, so removing a tree just before a
 /// run slows that run down: the trees are removed only at the end).
@@ -222,7 +183,7 @@ fn interleaved<const N: usize>(
     for run in 0..RUNS {
         for (i, cmd) in cmds.iter().enumerate() {
             let dest = dests.join(format!("{i}-{run}"));
-            let m = measure(cmd(&dest))?;
+            let m = measure(&cmd(&dest))?;
             if best[i].as_ref().is_none_or(|b| m.secs < b.secs) {
                 best[i] = Some(m);
             }
@@ -233,28 +194,4 @@ fn interleaved<const N: usize>(
     Ok(std::array::from_fn(|_| {
         out.next().flatten().expect("RUNS > 0 gives a measure")
     }))
-}
-
-/// Wall time and GNU time's peak RSS of one run, after a `sync`.
-fn measure(inner: Command) -> anyhow::Result<Measure> {
-    sh(&mut Command::new("sync"))?;
-    let mut timed = Command::new("/usr/bin/time");
-    timed
-        .arg("-f")
-        .arg("%M")
-        .arg(inner.get_program())
-        .args(inner.get_args());
-    let start = Instant::now();
-    let out = timed.stdout(Stdio::null()).output()?;
-    let secs = start.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        bail!("{inner:?} failed: {stderr}");
-    }
-    let rss_kib = stderr
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .context("GNU time output")?;
-    Ok(Measure { secs, rss_kib })
 }

@@ -11,11 +11,9 @@
 //! the best time counts. For umoci only `umoci repack` is timed, on a fresh bundle each run
 //! (`umoci init`, `new`, `unpack`, then the tree copied into the bundle's rootfs).
 
-use super::{build_ocimg, have, reset, sh};
-use std::io::Write as _;
+use super::{Measure, build_ocimg, have, make_big_tree, measure, reset, sh};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 
@@ -71,7 +69,7 @@ pub fn run() -> anyhow::Result<bool> {
         sh(&mut Command::new("sync"))?;
         let mut repack = Command::new("umoci");
         repack.args(["repack", "--image", &img]).arg(&bundle);
-        let m = timed(repack)?;
+        let m = measure(&repack)?;
         eprintln!("  run {run}: {:.3} s", m.secs);
         if umoci_best.as_ref().is_none_or(|b| m.secs < b.secs) {
             umoci_best = Some(m);
@@ -102,8 +100,8 @@ pub fn run() -> anyhow::Result<bool> {
     let big_gz = work.join("big.tar.gz");
     let big_zst = work.join("big.tar.zst");
     // One run each: these measure memory, not speed.
-    let ours_big_gz = timed(ocimg_create(&ocimg, "gzip", &big_tree, &big_gz))?;
-    let ours_big_zst = timed(ocimg_create(&ocimg, "zstd", &big_tree, &big_zst))?;
+    let ours_big_gz = measure(&ocimg_create(&ocimg, "gzip", &big_tree, &big_gz))?;
+    let ours_big_zst = measure(&ocimg_create(&ocimg, "zstd", &big_tree, &big_zst))?;
     let big_gz_size = std::fs::metadata(&big_gz)?.len();
 
     let mib = |b: u64| b as f64 / 1_048_576.0;
@@ -312,41 +310,6 @@ fn generate_rootfs(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// About 1 GiB: four large files of text-like bytes (about 2:1) and many small ones.
-fn make_big_tree(dir: &Path) -> anyhow::Result<()> {
-    let marker = dir.join(".complete");
-    if marker.exists() {
-        return Ok(());
-    }
-    reset(dir)?;
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut block = vec![0u8; 1 << 20];
-    for f in 0..4 {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join(format!("big{f}")))?);
-        for _ in 0..256 {
-            for chunk in block.chunks_mut(8) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                for (i, b) in chunk.iter_mut().enumerate() {
-                    *b = b'a' + ((state >> (i * 4)) & 0x0f) as u8;
-                }
-            }
-            file.write_all(&block)?;
-        }
-        file.flush()?;
-    }
-    for d in 0..50 {
-        let sub = dir.join(format!("d{d}"));
-        std::fs::create_dir(&sub)?;
-        for i in 0..100 {
-            std::fs::write(sub.join(format!("f{i}")), format!("small file {d} {i}\n"))?;
-        }
-    }
-    std::fs::write(&marker, b"")?;
-    Ok(())
-}
-
 fn largest_blob(dir: &Path) -> anyhow::Result<u64> {
     let mut max = 0;
     for e in std::fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
@@ -355,51 +318,12 @@ fn largest_blob(dir: &Path) -> anyhow::Result<u64> {
     Ok(max)
 }
 
-struct Measure {
-    /// Wall time.
-    secs: f64,
-    /// User plus system CPU time.
-    cpu: f64,
-    rss_kib: u64,
-}
-
-/// One run of `inner` under GNU time: wall time and peak RSS.
-fn timed(inner: Command) -> anyhow::Result<Measure> {
-    let mut cmd = Command::new("/usr/bin/time");
-    cmd.arg("-f")
-        .arg("%U %S %M")
-        .arg(inner.get_program())
-        .args(inner.get_args());
-    let start = Instant::now();
-    let out = cmd.stdout(Stdio::null()).output()?;
-    let secs = start.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        bail!("{inner:?} failed: {stderr}");
-    }
-    let fields: Vec<f64> = stderr
-        .lines()
-        .last()
-        .context("GNU time output")?
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let [user, sys, rss] = fields[..] else {
-        bail!("unexpected GNU time output: {stderr}");
-    };
-    Ok(Measure {
-        secs,
-        cpu: user + sys,
-        rss_kib: rss as u64,
-    })
-}
-
 /// The best of [`RUNS`] runs (peak RSS: the largest seen).
 fn best(cmd: impl Fn() -> Command) -> anyhow::Result<Measure> {
     let mut best: Option<Measure> = None;
     let mut max_rss = 0;
     for _ in 0..RUNS {
-        let m = timed(cmd())?;
+        let m = measure(&cmd())?;
         max_rss = max_rss.max(m.rss_kib);
         if best.as_ref().is_none_or(|b| m.secs < b.secs) {
             best = Some(m);
