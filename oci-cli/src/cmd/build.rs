@@ -5,21 +5,13 @@
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use oci_image::{BuildOptions, ImageName, Reference};
-use oci_layer::Compression;
 use oci_spec_types::Platform;
 
 use super::config::{ConfigFlags, source_date_epoch};
 use super::init::{fail, parse_platform};
+use super::layer_create::{Compress, compression};
 use crate::Outcome;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Compress {
-    Gzip,
-    Zstd,
-    None,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -57,22 +49,6 @@ pub struct Args {
     name: String,
 }
 
-fn compression(kind: Compress, level: Option<i32>) -> anyhow::Result<Compression> {
-    Ok(match (kind, level) {
-        (Compress::None, Some(_)) => anyhow::bail!("--level needs --compress gzip or zstd"),
-        (Compress::None, None) => Compression::None,
-        (Compress::Gzip, None) => oci_image::BUILD_COMPRESSION,
-        (Compress::Gzip, Some(l)) => Compression::Gzip {
-            level: u32::try_from(l)
-                .ok()
-                .filter(|l| *l <= 9)
-                .with_context(|| format!("invalid gzip level {l} (0 to 9)"))?,
-        },
-        (Compress::Zstd, None) => Compression::DEFAULT_ZSTD,
-        (Compress::Zstd, Some(l)) => Compression::Zstd { level: l },
-    })
-}
-
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let name = ImageName::parse(&args.name)?;
     let Some(Reference::Tag(tag)) = &name.reference else {
@@ -83,7 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         base,
         edits: args.flags.edits(),
         platform: args.platform.clone(),
-        compression: compression(args.compress, args.level)?,
+        compression: compression(args.compress, args.level, oci_image::BUILD_COMPRESSION)?,
         source_date_epoch: source_date_epoch(args.source_date_epoch)?,
         threads: args.threads,
         ..BuildOptions::new(&args.rootfs)

@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use oci_layer::{Compression, CreateError, CreateOptions, EntryKind, ListEntry};
 
+use super::config::source_date_epoch;
 use crate::Outcome;
 
+/// `--compress gzip|zstd|none` of `layer create` and `build`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Compress {
+pub(crate) enum Compress {
     Gzip,
     Zstd,
     None,
@@ -73,26 +75,17 @@ struct Report {
     diff_id: String,
 }
 
-fn source_date_epoch(flag: Option<i64>) -> anyhow::Result<Option<i64>> {
-    if flag.is_some() {
-        return Ok(flag);
-    }
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if v.trim().is_empty() => Ok(None),
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map(Some)
-            .with_context(|| format!("SOURCE_DATE_EPOCH {v:?} is not a number of seconds")),
-        Err(_) => Ok(None),
-    }
-}
-
-fn compression(kind: Compress, level: Option<i32>) -> anyhow::Result<Compression> {
+/// `--compress` and `--level` as a compression; `gzip` is what `--compress gzip` gives
+/// without a level.
+pub(crate) fn compression(
+    kind: Compress,
+    level: Option<i32>,
+    gzip: Compression,
+) -> anyhow::Result<Compression> {
     Ok(match (kind, level) {
         (Compress::None, Some(_)) => anyhow::bail!("--level needs --compress gzip or zstd"),
         (Compress::None, None) => Compression::None,
-        (Compress::Gzip, None) => Compression::DEFAULT_GZIP,
+        (Compress::Gzip, None) => gzip,
         (Compress::Gzip, Some(l)) => Compression::Gzip {
             level: u32::try_from(l)
                 .ok()
@@ -151,7 +144,7 @@ fn temp_next_to(target: &Path) -> anyhow::Result<(Temp, File)> {
 
 pub fn create(args: CreateArgs) -> anyhow::Result<Outcome> {
     let options = CreateOptions {
-        compression: compression(args.compress, args.level)?,
+        compression: compression(args.compress, args.level, Compression::DEFAULT_GZIP)?,
         source_date_epoch: source_date_epoch(args.source_date_epoch)?,
         opaque: args.opaque,
         threads: args.threads,
