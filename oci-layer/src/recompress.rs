@@ -11,7 +11,7 @@
 //! the caller (write into a temporary blob and publish only on success).
 
 use std::cell::Cell;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::rc::Rc;
 use std::sync::mpsc;
 
@@ -19,6 +19,7 @@ use oci_digest::{Unverifiable, VerifyError, VerifyingReader};
 use oci_spec_types::digest::Digest;
 use oci_spec_types::media_type::{self, MediaType};
 
+use crate::apply::decompress::{Decoder, SniffError, compression_name};
 use crate::create::sink::Sink;
 use crate::create::{Compression, Error as CreateError};
 
@@ -27,8 +28,6 @@ use crate::create::{Compression, Error as CreateError};
 const CHUNK: usize = 256 << 10;
 /// Chunks in flight between the two threads.
 const IN_FLIGHT: usize = 4;
-/// Read buffer of the compressed input.
-const INPUT_BUFFER: usize = 256 << 10;
 
 /// What [`recompress`] does and checks.
 #[derive(Debug, Clone)]
@@ -271,50 +270,6 @@ impl Read for Counted<'_> {
     }
 }
 
-/// The compression announced by the first bytes.
-fn detect(prefix: &[u8]) -> media_type::Compression {
-    match prefix {
-        [0x1f, 0x8b, ..] => media_type::Compression::Gzip,
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => media_type::Compression::Zstd,
-        [b, 0x2a, 0x4d, 0x18, ..] if b & 0xf0 == 0x50 => media_type::Compression::Zstd,
-        _ => media_type::Compression::None,
-    }
-}
-
-fn name(compression: media_type::Compression) -> &'static str {
-    match compression {
-        media_type::Compression::None => "tar",
-        media_type::Compression::Gzip => "gzip",
-        media_type::Compression::Zstd => "zstd",
-    }
-}
-
-type Input<'a> = BufReader<io::Chain<io::Cursor<Vec<u8>>, Counted<'a>>>;
-
-enum Decoder<'a> {
-    Plain(Input<'a>),
-    Gzip(Box<flate2::bufread::MultiGzDecoder<Input<'a>>>),
-    Zstd(zstd::stream::read::Decoder<'static, Input<'a>>),
-}
-
-impl<'a> Decoder<'a> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Decoder::Plain(r) => r.read(buf),
-            Decoder::Gzip(r) => r.read(buf),
-            Decoder::Zstd(r) => r.read(buf),
-        }
-    }
-
-    fn into_input(self) -> Input<'a> {
-        match self {
-            Decoder::Plain(r) => r,
-            Decoder::Gzip(r) => r.into_inner(),
-            Decoder::Zstd(r) => r.finish(),
-        }
-    }
-}
-
 /// Body of the decompressing thread: reads and decompresses `input` to its end, sending
 /// the uncompressed bytes in chunks, then reads what follows the compressed stream.
 fn decode<'a>(
@@ -324,38 +279,20 @@ fn decode<'a>(
 ) -> Result<Decoded, RecompressError> {
     let read = Rc::new(Cell::new(0u64));
     let failed = Rc::new(Cell::new(false));
-    let mut counted = Counted {
+    let counted = Counted {
         inner: input,
         read: Rc::clone(&read),
         failed: Rc::clone(&failed),
     };
-    let mut prefix = vec![0u8; 4];
-    let mut have = 0;
-    while have < prefix.len() {
-        match counted.read(&mut prefix[have..]) {
-            Ok(0) => break,
-            Ok(n) => have += n,
-            Err(source) => return Err(input_error(source, true, "tar")),
+    let (compression, mut decoder) = match Decoder::sniff(counted) {
+        Ok(sniffed) => sniffed,
+        Err(SniffError::Read(source)) => return Err(input_error(source, true, "tar")),
+        Err(SniffError::Zstd(source)) => {
+            return Err(RecompressError::Decompress {
+                compression: "zstd",
+                source,
+            });
         }
-    }
-    prefix.truncate(have);
-    let compression = detect(&prefix);
-    let input: Input<'a> =
-        BufReader::with_capacity(INPUT_BUFFER, io::Cursor::new(prefix).chain(counted));
-    let mut decoder = match compression {
-        media_type::Compression::None => Decoder::Plain(input),
-        media_type::Compression::Gzip => {
-            Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(input)))
-        }
-        media_type::Compression::Zstd => match zstd::stream::read::Decoder::with_buffer(input) {
-            Ok(d) => Decoder::Zstd(d),
-            Err(source) => {
-                return Err(RecompressError::Decompress {
-                    compression: "zstd",
-                    source,
-                });
-            }
-        },
     };
     loop {
         let mut buf = recycled.try_recv().unwrap_or_default();
@@ -367,7 +304,7 @@ fn decode<'a>(
                 Ok(m) => n += m,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(source) => {
-                    let error = input_error(source, failed.get(), name(compression));
+                    let error = input_error(source, failed.get(), compression_name(compression));
                     if let RecompressError::Decompress { .. } = error {
                         // Damaged content often fails to decompress before its digest
                         // is checked at the end: read on, so that a digest mismatch is

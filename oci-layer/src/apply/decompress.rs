@@ -34,29 +34,24 @@ pub(crate) enum Message {
 }
 
 /// The compression detected from the first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Compression {
-    None,
-    Gzip,
-    Zstd,
+pub(crate) use oci_spec_types::media_type::Compression;
+
+/// The compression announced by a stream's first (up to four) bytes.
+pub(crate) fn detect(prefix: &[u8]) -> Compression {
+    match prefix {
+        [0x1f, 0x8b, ..] => Compression::Gzip,
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+        [b, 0x2a, 0x4d, 0x18, ..] if b & 0xf0 == 0x50 => Compression::Zstd,
+        _ => Compression::None,
+    }
 }
 
-impl Compression {
-    pub(crate) fn detect(prefix: &[u8]) -> Compression {
-        match prefix {
-            [0x1f, 0x8b, ..] => Compression::Gzip,
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
-            [b, 0x2a, 0x4d, 0x18, ..] if b & 0xf0 == 0x50 => Compression::Zstd,
-            _ => Compression::None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Compression::None => "tar",
-            Compression::Gzip => "gzip",
-            Compression::Zstd => "zstd",
-        }
+/// The compression's name in messages.
+pub(crate) fn compression_name(compression: Compression) -> &'static str {
+    match compression {
+        Compression::None => "tar",
+        Compression::Gzip => "gzip",
+        Compression::Zstd => "zstd",
     }
 }
 
@@ -90,16 +85,54 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-type Input<R> = BufReader<io::Chain<io::Cursor<Vec<u8>>, Counted<R>>>;
+/// The input behind a decoder: the sniffed prefix, then the rest of the stream.
+pub(crate) type Input<R> = BufReader<io::Chain<io::Cursor<Vec<u8>>, R>>;
 
-enum Decoder<R: Read> {
+/// A decompressor chosen by the first bytes of its input.
+pub(crate) enum Decoder<R: Read> {
     Plain(Input<R>),
     Gzip(Box<flate2::bufread::MultiGzDecoder<Input<R>>>),
     Zstd(zstd::stream::read::Decoder<'static, Input<R>>),
 }
 
+/// Why [`Decoder::sniff`] failed.
+pub(crate) enum SniffError {
+    /// Reading the first bytes failed.
+    Read(io::Error),
+    /// The zstd decoder could not be set up.
+    Zstd(io::Error),
+}
+
 impl<R: Read> Decoder<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    /// Reads up to four bytes of `reader` to tell its compression, and returns it with a
+    /// decoder over the whole stream.
+    pub(crate) fn sniff(mut reader: R) -> Result<(Compression, Decoder<R>), SniffError> {
+        let mut prefix = vec![0u8; 4];
+        let mut have = 0;
+        while have < prefix.len() {
+            match reader.read(&mut prefix[have..]) {
+                Ok(0) => break,
+                Ok(n) => have += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SniffError::Read(e)),
+            }
+        }
+        prefix.truncate(have);
+        let compression = detect(&prefix);
+        let input = BufReader::with_capacity(INPUT_BUFFER, io::Cursor::new(prefix).chain(reader));
+        let decoder = match compression {
+            Compression::None => Decoder::Plain(input),
+            Compression::Gzip => {
+                Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(input)))
+            }
+            Compression::Zstd => Decoder::Zstd(
+                zstd::stream::read::Decoder::with_buffer(input).map_err(SniffError::Zstd)?,
+            ),
+        };
+        Ok((compression, decoder))
+    }
+
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Decoder::Plain(r) => r.read(buf),
             Decoder::Gzip(r) => r.read(buf),
@@ -107,7 +140,8 @@ impl<R: Read> Decoder<R> {
         }
     }
 
-    fn into_input(self) -> Input<R> {
+    /// The input, positioned after the compressed stream.
+    pub(crate) fn into_input(self) -> Input<R> {
         match self {
             Decoder::Plain(r) => r,
             Decoder::Gzip(r) => r.into_inner(),
@@ -147,37 +181,22 @@ fn pump_inner<R: Read>(
     let count = Rc::new(Cell::new(0u64));
     let digester = Rc::new(RefCell::new(hashes.digest.map(Digester::new)));
     let failed = Rc::new(Cell::new(false));
-    let mut counted = Counted {
+    let counted = Counted {
         inner: input,
         count: Rc::clone(&count),
         digester: Rc::clone(&digester),
         failed: Rc::clone(&failed),
     };
     // Up to 4 bytes decide the compression.
-    let mut prefix = vec![0u8; 4];
-    let mut have = 0;
-    while have < prefix.len() {
-        match counted.read(&mut prefix[have..]) {
-            Ok(0) => break,
-            Ok(n) => have += n,
-            Err(source) => return Err(Error::Read { source }),
+    let (compression, mut decoder) = match Decoder::sniff(counted) {
+        Ok(sniffed) => sniffed,
+        Err(SniffError::Read(source)) => return Err(Error::Read { source }),
+        Err(SniffError::Zstd(source)) => {
+            return Err(Error::Decompress {
+                compression: "zstd",
+                source,
+            });
         }
-    }
-    prefix.truncate(have);
-    let compression = Compression::detect(&prefix);
-    let input = BufReader::with_capacity(INPUT_BUFFER, io::Cursor::new(prefix).chain(counted));
-    let mut decoder = match compression {
-        Compression::None => Decoder::Plain(input),
-        Compression::Gzip => Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(input))),
-        Compression::Zstd => match zstd::stream::read::Decoder::with_buffer(input) {
-            Ok(d) => Decoder::Zstd(d),
-            Err(source) => {
-                return Err(Error::Decompress {
-                    compression: compression.name(),
-                    source,
-                });
-            }
-        },
     };
     let mut diff_id = hashes.diff_id.map(Digester::new);
     let mut produced = 0u64;
@@ -186,7 +205,7 @@ fn pump_inner<R: Read>(
             Error::Read { source }
         } else {
             Error::Decompress {
-                compression: compression.name(),
+                compression: compression_name(compression),
                 source,
             }
         }

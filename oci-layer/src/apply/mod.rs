@@ -33,7 +33,7 @@
 
 mod archive;
 mod confine;
-mod decompress;
+pub(crate) mod decompress;
 mod error;
 mod fsops;
 mod options;
