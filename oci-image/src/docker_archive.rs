@@ -429,9 +429,10 @@ fn read_head(reader: &mut impl Read) -> io::Result<([u8; 4], usize)> {
 
 /// Whether a stream starting with `head` is gzip, and whether it is zstd.
 fn compression_of(head: &[u8]) -> (bool, bool) {
+    let compression = oci_layer::detect_compression(head);
     (
-        head.starts_with(&[0x1f, 0x8b]),
-        head == [0x28, 0xb5, 0x2f, 0xfd],
+        compression == oci_spec_types::media_type::Compression::Gzip,
+        compression == oci_spec_types::media_type::Compression::Zstd,
     )
 }
 

@@ -263,10 +263,10 @@ impl TarIndex {
         let raw = File::open(file).map_err(io_err)?;
         let mut magic = [0u8; 4];
         let n = read_full_at(&raw, &mut magic, 0).map_err(io_err)?;
-        let compression = match &magic[..n] {
-            [0x1f, 0x8b, ..] => Some("gzip"),
-            [0x28, 0xb5, 0x2f, 0xfd] => Some("zstd"),
-            _ => None,
+        let compression = match oci_layer::detect_compression(&magic[..n]) {
+            oci_spec_types::media_type::Compression::Gzip => Some("gzip"),
+            oci_spec_types::media_type::Compression::Zstd => Some("zstd"),
+            oci_spec_types::media_type::Compression::None => None,
         };
         let tar = match compression {
             None => raw,

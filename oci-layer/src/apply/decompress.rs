@@ -36,8 +36,9 @@ pub(crate) enum Message {
 /// The compression detected from the first bytes.
 pub(crate) use oci_spec_types::media_type::Compression;
 
-/// The compression announced by a stream's first (up to four) bytes.
-pub(crate) fn detect(prefix: &[u8]) -> Compression {
+/// The compression announced by a stream's first (up to four) bytes: gzip's magic, a zstd
+/// frame or a zstd skippable frame, else a plain tar.
+pub fn detect(prefix: &[u8]) -> Compression {
     match prefix {
         [0x1f, 0x8b, ..] => Compression::Gzip,
         [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
