@@ -14,7 +14,7 @@ use oci_digest::{VerifyError, VerifyingReader};
 use oci_naming::{DiscoverError, Discoverer, Discovery, Entry, FetchError, HostBasedName};
 use oci_spec_types::{Descriptor, Digest, Platform, PlatformMatcher};
 
-use crate::copy::{BlobOpenError, BlobReader, Source};
+use crate::transport::{BlobOpenError, BlobReader, Source};
 
 /// What a CAS engine is asked to send.
 const BLOB_ACCEPT: &str = "application/octet-stream, */*";

@@ -35,7 +35,7 @@ use oci_spec_types::document::AnyManifest;
 use oci_spec_types::{Algorithm, Descriptor, Digest, DockerManifest, MediaType, media_type};
 use serde::{Deserialize, Serialize};
 
-use crate::copy::{BlobOpenError, BlobReader, Source, read_error};
+use crate::transport::{BlobOpenError, BlobReader, Source, read_error};
 use crate::resolve::MAX_DOCUMENT_SIZE;
 use crate::tar_index::{EntrySpan, TarIndex, TarIndexError};
 

@@ -14,6 +14,7 @@ mod name;
 mod resolve;
 mod tag;
 mod tar_index;
+mod transport;
 mod unpack;
 mod walk;
 
@@ -25,8 +26,8 @@ pub use bundle::{
     write_config,
 };
 pub use copy::{
-    BlobOpenError, BlobReader, Copied, CopyError, CopyOptions, Endpoint, EndpointError, Format,
-    LayoutSource, OciArchiveSource, Platforms, Source, SourceError, TRANSPORTS, copy, read_error,
+    Copied, CopyError, CopyOptions, Endpoint, EndpointError, Format, LayoutSource,
+    OciArchiveSource, Platforms, SourceError, TRANSPORTS, copy,
 };
 pub use discover::{DiscoverSource, DiscoverSourceError};
 pub use docker_archive::{
@@ -49,6 +50,7 @@ pub use resolve::{
     BlobError, MAX_DEPTH, MAX_DOCUMENT_SIZE, ResolveError, platform_string, select_entry,
 };
 pub use tag::TagError;
+pub use transport::{BlobOpenError, BlobReader, ReferrersError, Source, read_error};
 pub use unpack::{
     BundleDirOptions, Bundled, Event as UnpackEvent, Progress, ProgressFn, STAGING_INFIX,
     UnpackError, UnpackOptions, Unpacked, bundle, unpack,

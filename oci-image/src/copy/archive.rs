@@ -29,7 +29,7 @@ pub(crate) fn import(file: &Path, layout: &Layout, scratch: &Path) -> Result<(),
     }
     let existing =
         OciArchiveSource::open_whole(file, scratch).map_err(CopyError::ExistingArchive)?;
-    use super::source::Source as _;
+    use crate::transport::Source as _;
     for (digest, size) in existing.blobs() {
         let descriptor = oci_spec_types::Descriptor::new("application/octet-stream", digest, size);
         let reader = existing.open(&descriptor)?;

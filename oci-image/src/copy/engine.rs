@@ -18,13 +18,13 @@ use oci_spec_types::{
 
 use super::archive;
 use super::endpoint::Endpoint;
-use super::source::{BlobOpenError, Source, read_error};
 use super::sources::SourceError;
 use crate::docker_archive::DOCKER_LAYER_TAR;
 use crate::layout::{IndexError, InitError, Layout, LockError, WriteError};
 use crate::name::{Reference, is_valid_tag};
 use crate::resolve::{MAX_DEPTH, MAX_DOCUMENT_SIZE, platform_string};
 use crate::tar_index::TarIndexError;
+use crate::transport::{BlobOpenError, Source, read_error};
 use crate::unpack::{Event, Progress};
 
 /// The manifest format a copy writes.

@@ -4,10 +4,8 @@
 mod archive;
 mod endpoint;
 mod engine;
-mod source;
 mod sources;
 
 pub use endpoint::{Endpoint, EndpointError, TRANSPORTS};
 pub use engine::{Copied, CopyError, CopyOptions, Format, Platforms, copy};
-pub use source::{BlobOpenError, BlobReader, Source, read_error};
 pub use sources::{LayoutSource, OciArchiveSource, SourceError};

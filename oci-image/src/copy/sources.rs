@@ -7,11 +7,11 @@ use oci_digest::VerifyingReader;
 use oci_spec_types::document::{AnyManifest, probe};
 use oci_spec_types::{Descriptor, Digest, Document, ImageIndex, OciLayout, Platform};
 
-use super::source::{BlobOpenError, BlobReader, Source};
 use crate::layout::{Layout, MAX_INDEX_SIZE, OpenError};
 use crate::name::{ImageName, Reference};
 use crate::resolve::{MAX_DOCUMENT_SIZE, ResolveError, select_entry};
 use crate::tar_index::{TarIndex, TarIndexError};
+use crate::transport::{BlobOpenError, BlobReader, Source};
 
 /// Why a source could not be opened.
 #[derive(Debug, thiserror::Error)]

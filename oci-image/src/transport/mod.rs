@@ -1,6 +1,8 @@
-//! Where a copy reads from: anything that can name a root descriptor and open blobs by
-//! descriptor. Implemented by layouts (`oci:`), archives (`oci-archive:`,
-//! `docker-archive:`) and discovery (`discover:`).
+//! Transports: where images are read from and written to, as sibling implementations of
+//! one read side ([`Source`]): a root descriptor, blobs opened by descriptor and verified as
+//! they are read, and the referrers of a digest where the transport can hold them.
+//! Implemented by layouts (`oci:`), archives (`oci-archive:`, `docker-archive:`) and
+//! discovery (`discover:`); a registry transport is one more implementation.
 
 use std::io::{self, Read};
 
@@ -62,7 +64,31 @@ impl BlobOpenError {
 /// the latest when it reaches the end.
 pub type BlobReader<'a> = Box<dyn Read + Send + 'a>;
 
-/// Where a copy reads from.
+/// Why the referrers of a digest could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReferrersError {
+    /// The list of manifests (a layout's `index.json`) could not be read.
+    #[error(transparent)]
+    Index(#[from] crate::layout::IndexError),
+    /// A candidate manifest could not be read.
+    #[error(transparent)]
+    Blob(#[from] BlobOpenError),
+}
+
+impl ReferrersError {
+    /// Whether this is a check failure (exit 1) rather than an I/O error (exit 2).
+    pub fn is_check_failure(&self) -> bool {
+        match self {
+            ReferrersError::Index(e) => e.is_check_failure(),
+            ReferrersError::Blob(e) => e.is_check_failure(),
+        }
+    }
+}
+
+/// The read side of a transport: an image read through one interface, whatever holds it.
+///
+/// Methods take `&self` and implementations are `Send + Sync`, so that blobs can be
+/// fetched in parallel.
 pub trait Source: Send + Sync {
     /// The source as the user named it, for messages (`oci:DIR:REF`, `docker-archive:FILE`).
     fn describe(&self) -> String;
@@ -70,6 +96,13 @@ pub trait Source: Send + Sync {
     /// The manifest or index the source names (already chosen among several by tag; a
     /// platform choice inside an index is the copy's business).
     fn root(&self) -> &Descriptor;
+
+    /// The index entries the image name matched, `root` among them: one, or several when
+    /// one name has one entry per platform (as containers/image writes into a layout).
+    /// A platform choice among them is the caller's.
+    fn candidates(&self) -> &[Descriptor] {
+        std::slice::from_ref(self.root())
+    }
 
     /// Opens a blob; the reader verifies digest and size as it reads.
     fn open(&self, descriptor: &Descriptor) -> Result<BlobReader<'_>, BlobOpenError>;
@@ -93,6 +126,14 @@ pub trait Source: Send + Sync {
             .read_to_end(&mut bytes)
             .map_err(|e| read_error(self, descriptor, &e))?;
         Ok(bytes)
+    }
+
+    /// The manifests whose `subject` is `subject`, as descriptors (with their
+    /// `artifactType` and annotations), or `None` when this transport cannot hold
+    /// referrers (a docker-archive, say).
+    fn referrers(&self, subject: &Digest) -> Result<Option<Vec<Descriptor>>, ReferrersError> {
+        let _ = subject;
+        Ok(None)
     }
 }
 
