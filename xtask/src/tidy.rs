@@ -25,6 +25,11 @@ fn tier(name: &str) -> Option<u8> {
     TIERS.iter().find(|(n, _)| *n == name).map(|&(_, t)| t)
 }
 
+/// The unpublished test helpers: outside the tiers, a dev-dependency only. Nothing depends
+/// on it normally or at build time, and no crate it depends on uses it even in tests (that
+/// would compile a second copy of the crate under test, whose types do not match).
+const TEST_SUPPORT: &str = "oci-test-support";
+
 /// Every (from, to, kind) edge between workspace crates, read from `cargo metadata`.
 fn workspace_edges() -> Vec<(String, String, String)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -51,7 +56,7 @@ fn workspace_edges() -> Vec<(String, String, String)> {
         let from = package["name"].as_str().expect("package name").to_owned();
         for dep in package["dependencies"].as_array().expect("dependencies") {
             let to = dep["name"].as_str().expect("dependency name").to_owned();
-            if tier(&to).is_some() {
+            if tier(&to).is_some() || to == TEST_SUPPORT {
                 let kind = dep["kind"].as_str().unwrap_or("normal").to_owned();
                 edges.push((from.clone(), to, kind));
             }
@@ -63,6 +68,22 @@ fn workspace_edges() -> Vec<(String, String, String)> {
 fn direction_violations(edges: &[(String, String, String)]) -> Vec<String> {
     let mut problems = Vec::new();
     for (from, to, kind) in edges {
+        if to == TEST_SUPPORT {
+            if kind != "dev" {
+                problems.push(format!(
+                    "{from} -> {to} ({kind}): {TEST_SUPPORT} is a dev-dependency only"
+                ));
+            } else if edges
+                .iter()
+                .any(|(f, t, k)| f == TEST_SUPPORT && t == from && k != "dev")
+            {
+                problems.push(format!(
+                    "{from} -> {to} ({kind}): {TEST_SUPPORT} depends on {from}, so {from}'s \
+                     tests would see two copies of it"
+                ));
+            }
+            continue;
+        }
         let (Some(tf), Some(tt)) = (tier(from), tier(to)) else {
             continue;
         };
@@ -109,6 +130,26 @@ fn direction_check_catches_upward_and_sideways_edges() {
     let good = [
         edge("oci-image", "oci-layer", "normal"),
         edge("oci-digest", "oci-layer", "dev"),
+    ];
+    assert!(direction_violations(&good).is_empty());
+}
+
+#[test]
+fn test_support_is_a_dev_dependency_of_crates_it_does_not_use() {
+    let edge = |f: &str, t: &str, k: &str| (f.to_owned(), t.to_owned(), k.to_owned());
+    let bad = [
+        edge("oci-image", TEST_SUPPORT, "normal"),
+        edge("oci-cli", TEST_SUPPORT, "build"),
+        edge(TEST_SUPPORT, "oci-digest", "normal"),
+        edge("oci-digest", TEST_SUPPORT, "dev"),
+    ];
+    let problems = direction_violations(&bad);
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(problems[2].contains("two copies"), "{problems:?}");
+    let good = [
+        edge(TEST_SUPPORT, "oci-digest", "normal"),
+        edge("oci-image", TEST_SUPPORT, "dev"),
+        edge("oci-naming", TEST_SUPPORT, "dev"),
     ];
     assert!(direction_violations(&good).is_empty());
 }
