@@ -11,7 +11,7 @@ use oci_naming::{
 use oci_spec_types::Digest;
 use serde_json::json;
 
-use crate::server::{Reply, Server};
+use oci_test_support::http::{Reply, Server};
 
 const WELL_KNOWN: &str = "/.well-known/oci-host-ref-engines";
 
@@ -56,11 +56,11 @@ const WALK: &[&str] = &["a.b.example.test", "b.example.test", "example.test"];
 fn a_parent_answers_for_its_subdomains() {
     let server = Server::start(|host, target| {
         match (host, target) {
-        ("example.test", WELL_KNOWN) => Reply::json(
+        ("example.test", WELL_KNOWN) => Reply::ok(
             json!({"refEngines": [{"protocol": "oci-index-template-v1", "uri": "http://{host}/ref/{+path}"}]})
                 .to_string(),
         ),
-        ("a.b.example.test", "/ref/c/d") => Reply::json(index(&[("1.0", digest('a')), ("2.0", digest('b'))])),
+        ("a.b.example.test", "/ref/c/d") => Reply::ok(index(&[("1.0", digest('a')), ("2.0", digest('b'))])),
         _ => Reply::status(404),
     }
     });
@@ -89,16 +89,16 @@ fn a_parent_answers_for_its_subdomains() {
 #[test]
 fn a_child_that_publishes_overrides_its_parent() {
     let server = Server::start(|host, target| match (host, target) {
-        ("b.example.test", WELL_KNOWN) => Reply::json(
+        ("b.example.test", WELL_KNOWN) => Reply::ok(
             json!({"refEngines": [{"protocol": "oci-index-template-v1", "uri": "/child/{path}"}]})
                 .to_string(),
         ),
-        ("example.test", WELL_KNOWN) => Reply::json(
+        ("example.test", WELL_KNOWN) => Reply::ok(
             json!({"refEngines": [{"protocol": "oci-index-template-v1", "uri": "/parent/{path}"}]})
                 .to_string(),
         ),
-        (_, "/child/app") => Reply::json(index(&[("v1", digest('c'))])),
-        (_, "/parent/app") => Reply::json(index(&[("v1", digest('p'))])),
+        (_, "/child/app") => Reply::ok(index(&[("v1", digest('c'))])),
+        (_, "/parent/app") => Reply::ok(index(&[("v1", digest('p'))])),
         _ => Reply::status(404),
     });
     let d = discoverer(
@@ -119,7 +119,7 @@ fn a_child_that_publishes_overrides_its_parent() {
 fn unknown_protocols_are_ignored() {
     let server = Server::start(|host, target| {
         match (host, target) {
-        ("x.test", WELL_KNOWN) => Reply::json(
+        ("x.test", WELL_KNOWN) => Reply::ok(
             json!({
                 "refEngines": [
                     {"protocol": "docker-v2", "uri": "http://x.test/never"},
@@ -133,7 +133,7 @@ fn unknown_protocols_are_ignored() {
             })
             .to_string(),
         ),
-        ("x.test", "/ref/img") => Reply::json(index(&[("latest", digest('d'))])),
+        ("x.test", "/ref/img") => Reply::ok(index(&[("latest", digest('d'))])),
         _ => Reply::status(500),
     }
     });
@@ -153,14 +153,14 @@ fn unknown_protocols_are_ignored() {
 fn entry_cas_engines_come_first() {
     let server = Server::start(|host, target| {
         match (host, target) {
-        ("y.test", WELL_KNOWN) => Reply::json(
+        ("y.test", WELL_KNOWN) => Reply::ok(
             json!({
                 "refEngines": [{"protocol": "oci-index-template-v1", "uri": "http://y.test/ref/{path}"}],
                 "casEngines": [{"protocol": "oci-cas-template-v1", "uri": "http://global.test/{digest}"}]
             })
             .to_string(),
         ),
-        ("y.test", "/ref/img") => Reply::json(
+        ("y.test", "/ref/img") => Reply::ok(
             serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [{
                 "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "digest": digest('f'), "size": 3,
@@ -193,10 +193,10 @@ fn redirect_loops_are_refused_and_the_walk_goes_on() {
     let server = Server::start(|host, target| {
         match (host, target) {
         ("loop.example.test", WELL_KNOWN) => Reply::redirect("http://loop.example.test/.well-known/oci-host-ref-engines"),
-        ("example.test", WELL_KNOWN) => Reply::json(
+        ("example.test", WELL_KNOWN) => Reply::ok(
             json!({"refEngines": [{"protocol": "oci-index-template-v1", "uri": "http://example.test/i"}]}).to_string(),
         ),
-        ("example.test", "/i") => Reply::json(index(&[("x", digest('1'))])),
+        ("example.test", "/i") => Reply::ok(index(&[("x", digest('1'))])),
         _ => Reply::status(404),
     }
     });
@@ -216,11 +216,9 @@ fn redirect_loops_are_refused_and_the_walk_goes_on() {
         found.tried[0].error
     );
     let loops = server
-        .requests
-        .lock()
-        .expect("lock")
+        .requests()
         .iter()
-        .filter(|(h, _)| h == "loop.example.test")
+        .filter(|r| r.host == "loop.example.test")
         .count();
     assert!(loops <= 5, "bounded redirects, {loops} requests");
 }
@@ -228,8 +226,8 @@ fn redirect_loops_are_refused_and_the_walk_goes_on() {
 #[test]
 fn oversized_answers_are_refused() {
     let server = Server::start(|host, target| match (host, target) {
-        ("big.test", WELL_KNOWN) => Reply::json(vec![b' '; 64 * 1024]),
-        ("big.test", "/.well-known/ok") => Reply::json("{}"),
+        ("big.test", WELL_KNOWN) => Reply::ok(vec![b' '; 64 * 1024]),
+        ("big.test", "/.well-known/ok") => Reply::ok("{}"),
         _ => Reply::status(404),
     });
     let limits = Limits {
@@ -269,14 +267,14 @@ fn oversized_answers_are_refused() {
 fn template_values_are_percent_encoded() {
     let server = Server::start(|host, target| {
         if host == "enc.test" && target == WELL_KNOWN {
-            return Reply::json(
+            return Reply::ok(
                 json!({"refEngines": [{"protocol": "oci-index-template-v1",
                     "uri": "http://enc.test/ref/{path}/{fragment}{?name}"}]})
                 .to_string(),
             );
         }
         if host == "enc.test" && target.starts_with("/ref/") {
-            return Reply::json(index(&[("v1/beta?x", digest('9'))]));
+            return Reply::ok(index(&[("v1/beta?x", digest('9'))]));
         }
         Reply::status(404)
     });
@@ -298,7 +296,7 @@ fn template_values_are_percent_encoded() {
 
 #[test]
 fn plain_http_needs_insecure() {
-    let server = Server::start(|_, _| Reply::json("{}"));
+    let server = Server::start(|_, _| Reply::ok("{}"));
     let d = discoverer(server.addr(), &["plain.test"], false, Limits::default());
     let err = d.discover(&name("plain.test/x")).expect_err("https only");
     let DiscoverError::NotFound { attempts, .. } = err else {
@@ -306,7 +304,7 @@ fn plain_http_needs_insecure() {
     };
     assert_eq!(attempts.len(), 1);
     // Only https was tried: the server saw no HTTP request.
-    assert!(server.requests.lock().expect("lock").is_empty());
+    assert!(server.requests().is_empty());
     assert!(matches!(
         d.fetch("http://plain.test/x", 10),
         Err(FetchError::Refused { .. })
@@ -316,7 +314,7 @@ fn plain_http_needs_insecure() {
 #[test]
 fn local_configuration_comes_before_the_network() {
     let server = Server::start(|host, target| match (host, target) {
-        ("mirror.test", "/local/app") => Reply::json(index(&[("1", digest('7'))])),
+        ("mirror.test", "/local/app") => Reply::ok(index(&[("1", digest('7'))])),
         _ => Reply::status(404),
     });
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("discovery-local");
@@ -363,10 +361,10 @@ fn local_configuration_comes_before_the_network() {
 fn no_matching_entry_is_a_rejection_not_a_network_error() {
     let server = Server::start(|host, target| {
         match (host, target) {
-        ("z.test", WELL_KNOWN) => Reply::json(
+        ("z.test", WELL_KNOWN) => Reply::ok(
             json!({"refEngines": [{"protocol": "oci-index-template-v1", "uri": "http://z.test/i"}]}).to_string(),
         ),
-        ("z.test", "/i") => Reply::json(index(&[("other", digest('2'))])),
+        ("z.test", "/i") => Reply::ok(index(&[("other", digest('2'))])),
         _ => Reply::status(404),
     }
     });

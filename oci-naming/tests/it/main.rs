@@ -7,7 +7,6 @@ mod corpus;
 mod discovery;
 mod reference;
 mod registries;
-mod server;
 mod stream;
 
 /// The xtask corpus runner, compiled here too so that `cargo test -p oci-naming` checks

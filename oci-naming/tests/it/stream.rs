@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use oci_naming::{Client, ClientOptions, FetchError};
 
-use crate::server::{Reply, Server};
+use oci_test_support::http::{Reply, Server};
 
 const ACCEPT: &str = "application/octet-stream";
 
@@ -71,7 +71,7 @@ fn streams_a_body_after_a_redirect() {
     let served = content.clone();
     let server = Server::start(move |_, target| match target {
         "/old" => Reply::redirect("/blob"),
-        "/blob" => Reply::json(served.clone()),
+        "/blob" => Reply::ok(served.clone()),
         _ => Reply::status(404),
     });
     let c = client(server.addr(), true, Duration::from_secs(10));
@@ -84,7 +84,7 @@ fn streams_a_body_after_a_redirect() {
 
 #[test]
 fn an_announced_length_over_the_limit_fails_at_once() {
-    let server = Server::start(|_, _| Reply::json(body(1001)));
+    let server = Server::start(|_, _| Reply::ok(body(1001)));
     let c = client(server.addr(), true, Duration::from_secs(10));
     let Err(err) = c.open("http://blobs.test/x", ACCEPT, 1000) else {
         panic!("a 1001-byte body was accepted under a limit of 1000");
@@ -139,7 +139,7 @@ fn plain_http_needs_insecure_and_status_errors_name_the_url() {
         secure.open("ftp://blobs.test/x", ACCEPT, 10),
         Err(FetchError::Refused { .. })
     ));
-    assert!(server.requests.lock().expect("lock").is_empty());
+    assert!(server.requests().is_empty());
     let insecure = client(server.addr(), true, Duration::from_secs(10));
     let Err(err) = insecure.open("http://blobs.test/missing", ACCEPT, 10) else {
         panic!("a 404 opened");
