@@ -3,157 +3,16 @@
 //! oversized and corrupted blobs, percent-encoded templates.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use oci_image::{BlobOpenError, DiscoverSource, DiscoverSourceError, Source, read_error};
 use oci_naming::{Client, ClientOptions, Discoverer, Limits, LocalConfig};
 use oci_spec_types::{Descriptor, Document, ImageConfig, ImageManifest, Platform, media_type};
+use oci_test_support::http::{Reply, Server};
 use serde_json::{Value, json};
 
 use crate::{LayerSpec, sha256};
-
-// ---------------------------------------------------------------------------------------
-// A small HTTP/1.1 server: a thread per connection, `Connection: close`.
-
-struct Reply {
-    status: u16,
-    body: Vec<u8>,
-    /// Send `Content-Length` (else the body ends when the connection closes).
-    length: bool,
-}
-
-impl Reply {
-    fn ok(body: impl Into<Vec<u8>>) -> Reply {
-        Reply {
-            status: 200,
-            body: body.into(),
-            length: true,
-        }
-    }
-
-    fn unannounced(body: impl Into<Vec<u8>>) -> Reply {
-        Reply {
-            status: 200,
-            body: body.into(),
-            length: false,
-        }
-    }
-
-    fn not_found() -> Reply {
-        Reply {
-            status: 404,
-            body: Vec::new(),
-            length: true,
-        }
-    }
-}
-
-type Handler = dyn Fn(&str, &str) -> Reply + Send + Sync;
-
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    /// (Host header without port, request target) of every request.
-    requests: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-impl Server {
-    fn start(handler: impl Fn(&str, &str) -> Reply + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let stop = Arc::new(AtomicBool::new(false));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let handler: Arc<Handler> = Arc::new(handler);
-        let thread = {
-            let (stop, requests) = (stop.clone(), requests.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming().take(1000) {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(stream) = stream {
-                        let (handler, requests) = (handler.clone(), requests.clone());
-                        std::thread::spawn(move || serve(&stream, &*handler, &requests));
-                    }
-                }
-            })
-        };
-        Server {
-            addr,
-            stop,
-            thread: Some(thread),
-            requests,
-        }
-    }
-
-    fn targets(&self) -> Vec<String> {
-        let requests = self.requests.lock().expect("lock");
-        requests.iter().map(|(h, t)| format!("{h}{t}")).collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(stream: &TcpStream, handler: &Handler, requests: &Mutex<Vec<(String, String)>>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(stream.take(64 * 1024));
-    let mut line = String::new();
-    // A TLS hello (discovery tries https first) is not a line of text: drop it.
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let (Some("GET"), Some(target)) = (parts.next(), parts.next()) else {
-        return;
-    };
-    let mut host = String::new();
-    loop {
-        let mut header = String::new();
-        match reader.read_line(&mut header) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = header.split_once(':')
-            && k.eq_ignore_ascii_case("host")
-        {
-            let v = v.trim();
-            host = v.rsplit_once(':').map_or(v, |(h, _)| h).to_owned();
-        }
-    }
-    requests
-        .lock()
-        .expect("lock")
-        .push((host.clone(), target.to_owned()));
-    let reply = handler(&host, target);
-    let mut head = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", reply.status);
-    if reply.length {
-        head.push_str(&format!("Content-Length: {}\r\n", reply.body.len()));
-    }
-    head.push_str("Content-Type: application/octet-stream\r\n\r\n");
-    let mut out = stream;
-    let _ = out.write_all(head.as_bytes());
-    let _ = out.write_all(&reply.body);
-    let _ = out.flush();
-}
 
 // ---------------------------------------------------------------------------------------
 // Published images.
@@ -316,7 +175,7 @@ fn the_root_is_the_entry_the_fragment_names_and_blobs_are_verified() {
     let v1 = image(&linux("amd64"), b"one");
     let v2 = image(&linux("amd64"), b"two");
     let server = publish(vec![("v1", &v1), ("v2", &v2)], |_, r| r);
-    let source = DiscoverSource::open("example.test/app#v2", discoverer(server.addr, &[]), None)
+    let source = DiscoverSource::open("example.test/app#v2", discoverer(server.addr(), &[]), None)
         .expect("open");
     assert_eq!(source.describe(), "discover:example.test/app#v2");
     assert_eq!(source.discovery().answered_by, "example.test");
@@ -339,7 +198,11 @@ fn the_root_is_the_entry_the_fragment_names_and_blobs_are_verified() {
         &layer.encoded()[..2],
         layer.encoded()
     );
-    assert!(server.targets().contains(&wanted), "{:?}", server.targets());
+    assert!(
+        server.locations().contains(&wanted),
+        "{:?}",
+        server.locations()
+    );
 }
 
 #[test]
@@ -348,7 +211,11 @@ fn several_entries_of_one_name_are_chosen_by_platform() {
     let arm = image(&linux("arm64"), b"arm");
     let server = publish(vec![("v1", &amd), ("v1", &arm)], |_, r| r);
     let open = |p: &Platform| {
-        DiscoverSource::open("example.test/app#v1", discoverer(server.addr, &[]), Some(p))
+        DiscoverSource::open(
+            "example.test/app#v1",
+            discoverer(server.addr(), &[]),
+            Some(p),
+        )
     };
     assert_eq!(
         open(&linux("arm64")).expect("arm64").root().digest,
@@ -372,7 +239,7 @@ fn without_a_fragment_several_images_are_refused() {
     let one = image(&linux("amd64"), b"one");
     let two = image(&linux("amd64"), b"two");
     let server = publish(vec![("v1", &one), ("v2", &two)], |_, r| r);
-    let err = DiscoverSource::open("example.test/app", discoverer(server.addr, &[]), None)
+    let err = DiscoverSource::open("example.test/app", discoverer(server.addr(), &[]), None)
         .expect_err("two images, no fragment");
     assert!(
         matches!(err, DiscoverSourceError::NotOne { count: 2, .. }),
@@ -385,7 +252,7 @@ fn without_a_fragment_several_images_are_refused() {
 fn a_name_the_index_lacks_is_rejected_naming_it() {
     let v1 = image(&linux("amd64"), b"one");
     let server = publish(vec![("v1", &v1)], |_, r| r);
-    let err = DiscoverSource::open("example.test/app#v9", discoverer(server.addr, &[]), None)
+    let err = DiscoverSource::open("example.test/app#v9", discoverer(server.addr(), &[]), None)
         .expect_err("no v9");
     assert!(matches!(err, DiscoverSourceError::Discover { .. }), "{err}");
     assert!(
@@ -393,7 +260,7 @@ fn a_name_the_index_lacks_is_rejected_naming_it() {
         "a ref engine answered: check failure"
     );
     assert!(err.to_string().contains("example.test/app#v9"), "{err}");
-    let bad = DiscoverSource::open("no-path", discoverer(server.addr, &[]), None)
+    let bad = DiscoverSource::open("no-path", discoverer(server.addr(), &[]), None)
         .expect_err("not a host-based name");
     assert!(bad.is_check_failure());
 }
@@ -421,7 +288,7 @@ fn a_corrupted_blob_fails_the_read_naming_its_digest() {
         }
         reply
     });
-    let source = DiscoverSource::open("example.test/app#v1", discoverer(server.addr, &[]), None)
+    let source = DiscoverSource::open("example.test/app#v1", discoverer(server.addr(), &[]), None)
         .expect("open");
     // The config is fine; the layer is the same size and another content.
     read_blob(&source, &v1.config).expect("config");
@@ -454,7 +321,7 @@ fn a_missing_blob_fails_over_to_the_next_cas_engine() {
         }
         _ => Reply::not_found(),
     });
-    let source = DiscoverSource::open("example.test/app#v1", discoverer(server.addr, &[]), None)
+    let source = DiscoverSource::open("example.test/app#v1", discoverer(server.addr(), &[]), None)
         .expect("open");
     let urls = source.blob_urls(&v1.layers[0].digest);
     assert_eq!(urls.len(), 2);
@@ -463,7 +330,7 @@ fn a_missing_blob_fails_over_to_the_next_cas_engine() {
         read_blob(&source, &v1.layers[0]).expect("from cas2"),
         v1.blobs[&v1.layers[0].digest.to_string()]
     );
-    let targets = server.targets();
+    let targets = server.locations();
     let tail: Vec<&str> = targets
         .iter()
         .rev()
@@ -506,7 +373,7 @@ fn an_engine_that_does_not_answer_is_skipped_and_alone_is_a_network_error() {
     };
     let source = DiscoverSource::open(
         "example.test/app#v1",
-        discoverer(server.addr, &[("dead.example.test", dead)]),
+        discoverer(server.addr(), &[("dead.example.test", dead)]),
         None,
     )
     .expect("open");
@@ -544,7 +411,7 @@ fn a_blob_longer_than_its_descriptor_is_refused() {
             reply
         }
     });
-    let source = DiscoverSource::open("example.test/app#v1", discoverer(server.addr, &[]), None)
+    let source = DiscoverSource::open("example.test/app#v1", discoverer(server.addr(), &[]), None)
         .expect("open");
     for (descriptor, digest) in [(&v1.layers[0], &layer), (&v1.config, &config)] {
         let err = read_blob(&source, descriptor).expect_err("longer than its size");
@@ -587,7 +454,7 @@ fn template_values_are_percent_encoded() {
     });
     let source = DiscoverSource::open(
         &format!("example.test/app#{fragment}"),
-        discoverer(server.addr, &[]),
+        discoverer(server.addr(), &[]),
         None,
     )
     .expect("open through an encoded ref-engine URL");
@@ -600,5 +467,9 @@ fn template_values_are_percent_encoded() {
         "cas.example.test/by-digest/sha256%3A{}",
         v1.layers[0].digest.encoded()
     );
-    assert!(server.targets().contains(&wanted), "{:?}", server.targets());
+    assert!(
+        server.locations().contains(&wanted),
+        "{:?}",
+        server.locations()
+    );
 }

@@ -3,11 +3,9 @@
 //! the rules to these tests.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Read;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use oci_image::{
@@ -20,6 +18,7 @@ use oci_spec_types::annotations::{BASE_DIGEST, BASE_NAME, REF_NAME};
 use oci_spec_types::{
     Algorithm, Descriptor, Digest, Document, ImageConfig, ImageIndex, ImageManifest, media_type,
 };
+use oci_test_support::http::{Reply, Server};
 use serde_json::{Value, json};
 
 use crate::{LayerSpec, add_entry, linux_amd64, new_layout, put_image, scratch, sha256};
@@ -660,93 +659,19 @@ fn build_does_not_pass_on_the_base_images_own_base_name() {
 
 /// A CAS server on 127.0.0.1 that answers each blob with the `Content-Type` `types` gives
 /// for its digest (discovery and index requests get JSON).
-struct CasServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for CasServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+type CasServer = Server;
 
 type Answer = (Vec<u8>, String);
 
 fn start_server(answers: BTreeMap<String, Answer>) -> CasServer {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let stop = Arc::new(AtomicBool::new(false));
-    let answers = Arc::new(answers);
-    let thread = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().take(200) {
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                if let Ok(stream) = stream {
-                    let answers = answers.clone();
-                    std::thread::spawn(move || answer(&stream, &answers));
-                }
-            }
-        })
-    };
-    CasServer {
-        addr,
-        stop,
-        thread: Some(thread),
-    }
-}
-
-fn answer(stream: &TcpStream, answers: &BTreeMap<String, Answer>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(stream.take(64 * 1024));
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return; // a TLS hello
-    }
-    let mut parts = line.split_whitespace();
-    let (Some("GET"), Some(target)) = (parts.next(), parts.next()) else {
-        return;
-    };
-    let mut host = String::new();
-    loop {
-        let mut header = String::new();
-        match reader.read_line(&mut header) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = header.split_once(':')
-            && k.eq_ignore_ascii_case("host")
-        {
-            let v = v.trim();
-            host = v.rsplit_once(':').map_or(v, |(h, _)| h).to_owned();
-        }
-    }
-    let key = format!("{host}{target}");
-    let mut out = stream;
-    let head = match answers.get(&key) {
-        Some((body, content_type)) => format!(
-            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {}\r\nContent-Type: {content_type}\r\n\r\n",
-            body.len()
-        ),
-        None => "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".into(),
-    };
-    let _ = out.write_all(head.as_bytes());
-    if let Some((body, _)) = answers.get(&key) {
-        let _ = out.write_all(body);
-    }
-    let _ = out.flush();
+    Server::start(
+        move |host, target| match answers.get(&format!("{host}{target}")) {
+            Some((body, content_type)) => Reply::status(200)
+                .header("Content-Type", content_type)
+                .body(body.clone()),
+            None => Reply::not_found(),
+        },
+    )
 }
 
 fn cas_path(digest: &Digest) -> String {
@@ -827,7 +752,7 @@ fn discover_image(test: &str) -> (Layout, crate::Put) {
 }
 
 fn copy_from(server: &CasServer, test: &str) -> Result<(Layout, oci_image::Copied), String> {
-    let source = DiscoverSource::open("example.test/app#v1", discoverer(server.addr), None)
+    let source = DiscoverSource::open("example.test/app#v1", discoverer(server.addr()), None)
         .map_err(|e| e.to_string())?;
     let dest: PathBuf = scratch(test).join("layout");
     let copied =
