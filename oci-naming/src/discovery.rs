@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use iri_string::spec::UriSpec;
 use iri_string::template::UriTemplateStr;
@@ -214,16 +215,206 @@ pub struct Entry {
 }
 
 /// A host that did not answer, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Attempt {
     /// The host (or `config:FILE` for local configuration).
     pub host: String,
-    /// Why it gave nothing.
-    pub error: String,
+    /// For local configuration, the regular expression that matched the name.
+    pub key: Option<String>,
+    /// Why it gave nothing: every failure met on the way, in order.
+    pub warnings: Vec<Warning>,
+}
+
+impl Attempt {
+    /// The reasons in one line (`WARNING; WARNING`), each with its causes.
+    pub fn reasons(&self) -> String {
+        let warnings = self
+            .warnings
+            .iter()
+            .map(|w| error_chain(w))
+            .collect::<Vec<_>>()
+            .join("; ");
+        match &self.key {
+            Some(key) => format!("key {key:?}: {warnings}"),
+            None => warnings,
+        }
+    }
+}
+
+/// `error` followed by each of its causes (`error: cause: cause`).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+/// Why one place that discovery asked (a well-known URI, a ref engine) gave nothing;
+/// discovery goes on to the next one.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Warning {
+    /// A document could not be fetched.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// A ref-engines object is not JSON.
+    #[error("{url}: not JSON")]
+    NotJson {
+        /// The URL that answered.
+        url: String,
+        /// The parse error.
+        #[source]
+        cause: Arc<serde_json::Error>,
+    },
+    /// A ref-engines object is JSON but not an object.
+    #[error("{url}: not a JSON object")]
+    NotAnObject {
+        /// The URL that answered.
+        url: String,
+    },
+    /// A ref-engines object names no ref engine of a supported protocol.
+    #[error("no {INDEX_TEMPLATE_PROTOCOL} ref engine")]
+    NoRefEngine,
+    /// A ref engine's template gives no URL.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// An index returned by a ref engine is unusable.
+    #[error("{url}: unusable index")]
+    Index {
+        /// The URL that answered.
+        url: String,
+        /// What is wrong with it.
+        #[source]
+        cause: IndexError,
+    },
+    /// An index has no entry whose ref name is the fragment.
+    #[error("{url}: no entry has {REF_NAME_ANNOTATION} {fragment:?}")]
+    NoEntry {
+        /// The URL that answered.
+        url: String,
+        /// The fragment looked for.
+        fragment: String,
+    },
+}
+
+/// What is wrong with an index a ref engine returned.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IndexError {
+    /// It is not JSON.
+    #[error("not JSON")]
+    NotJson(#[source] Arc<serde_json::Error>),
+    /// It has no `manifests` array.
+    #[error("no manifests array")]
+    NoManifests,
+    /// A selected entry lacks a field (or has one of the wrong JSON type).
+    #[error("/manifests/{index}: no {field}")]
+    Missing {
+        /// The entry's position.
+        index: usize,
+        /// The field.
+        field: &'static str,
+    },
+    /// A selected entry's digest is not a digest.
+    #[error("/manifests/{index}/digest is not a digest")]
+    Digest {
+        /// The entry's position.
+        index: usize,
+        /// Why.
+        #[source]
+        cause: oci_spec_types::digest::Error,
+    },
+    /// A selected entry's size is not a non-negative integer.
+    #[error("/manifests/{index}: size is not a non-negative integer")]
+    Size {
+        /// The entry's position.
+        index: usize,
+    },
+}
+
+/// Why a URI template gave no URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// The template is not an RFC 6570 template, or does not expand.
+    #[error("template {template:?} does not expand")]
+    Template {
+        /// The template.
+        template: String,
+        /// Why.
+        #[source]
+        cause: iri_string::template::Error,
+    },
+    /// The expansion is not a URI reference.
+    #[error("template {template:?} gave {expanded:?}, not a URI")]
+    NotUri {
+        /// The template.
+        template: String,
+        /// What it gave.
+        expanded: String,
+        /// Why.
+        #[source]
+        cause: iri_string::validate::Error,
+    },
+    /// The expansion is relative and there is no base to resolve it against.
+    #[error("template {template:?} gave the relative {expanded:?} and there is no base")]
+    NoBase {
+        /// The template.
+        template: String,
+        /// What it gave.
+        expanded: String,
+    },
+    /// The base is not an absolute URI.
+    #[error("base {base:?} is not an absolute URI")]
+    Base {
+        /// The base.
+        base: String,
+        /// Why.
+        #[source]
+        cause: iri_string::validate::Error,
+    },
+    /// Resolving the expansion against the base gives no RFC 3986 URI.
+    #[error("resolving {expanded:?} against {base:?} gives no RFC 3986 URI")]
+    Resolve {
+        /// What the template gave.
+        expanded: String,
+        /// The base.
+        base: String,
+    },
+}
+
+/// What is wrong with a local discovery configuration file.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConfigError {
+    /// It cannot be read.
+    #[error("cannot read it")]
+    Read(#[source] Arc<std::io::Error>),
+    /// It is not JSON.
+    #[error("not JSON")]
+    NotJson(#[source] Arc<serde_json::Error>),
+    /// It is JSON but not an object.
+    #[error("not a JSON object")]
+    NotAnObject,
+    /// A key is not a regular expression.
+    #[error("regular expression {key:?}")]
+    Regex {
+        /// The key.
+        key: String,
+        /// Why.
+        #[source]
+        cause: regex::Error,
+    },
+    /// A key's value is not a ref-engines object.
+    #[error("value of {key:?} is not a ref-engines object")]
+    NotRefEngines {
+        /// The key.
+        key: String,
+    },
 }
 
 /// What discovery found for a name.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Discovery {
     /// The name.
     pub name: String,
@@ -243,7 +434,7 @@ pub struct Discovery {
 }
 
 /// Why discovery found nothing.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DiscoverError {
     /// No host (nor local configuration) led to a matching index entry.
     #[error("no ref engine resolved {name:?} ({})", describe(attempts))]
@@ -257,12 +448,13 @@ pub enum DiscoverError {
         index_seen: bool,
     },
     /// A discovery configuration file is unusable.
-    #[error("discovery configuration {path}: {message}")]
+    #[error("discovery configuration {}", path.display())]
     Config {
         /// The file.
         path: PathBuf,
         /// What is wrong.
-        message: String,
+        #[source]
+        cause: ConfigError,
     },
 }
 
@@ -272,7 +464,7 @@ fn describe(attempts: &[Attempt]) -> String {
     }
     attempts
         .iter()
-        .map(|a| format!("{}: {}", a.host, a.error))
+        .map(|a| format!("{}: {}", a.host, a.reasons()))
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -342,27 +534,32 @@ impl LocalConfig {
 
     /// Adds the keys of a file that earlier files did not set.
     fn merge_file(&mut self, path: &Path, required: bool) -> Result<(), DiscoverError> {
-        let err = |message: String| DiscoverError::Config {
+        let err = |cause: ConfigError| DiscoverError::Config {
             path: path.to_path_buf(),
-            message,
+            cause,
         };
         let text = match std::fs::read(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(()),
-            Err(e) => return Err(err(e.to_string())),
+            Err(e) => return Err(err(ConfigError::Read(Arc::new(e)))),
         };
-        let value: Value = serde_json::from_slice(&text).map_err(|e| err(e.to_string()))?;
+        let value: Value =
+            serde_json::from_slice(&text).map_err(|e| err(ConfigError::NotJson(Arc::new(e))))?;
         let Value::Object(map) = value else {
-            return Err(err("not a JSON object".into()));
+            return Err(err(ConfigError::NotAnObject));
         };
         for (key, object) in map {
             if self.entries.contains_key(&key) {
                 continue;
             }
-            let re = regex::Regex::new(&key)
-                .map_err(|e| err(format!("regular expression {key:?}: {e}")))?;
+            let re = regex::Regex::new(&key).map_err(|cause| {
+                err(ConfigError::Regex {
+                    key: key.clone(),
+                    cause,
+                })
+            })?;
             if !object.is_object() {
-                return Err(err(format!("value of {key:?} is not a ref-engines object")));
+                return Err(err(ConfigError::NotRefEngines { key }));
             }
             self.entries.insert(key, (re, object, path.to_path_buf()));
         }
@@ -414,38 +611,54 @@ pub fn expand_template(
     template: &str,
     variables: &[(&str, &str)],
     base: Option<&str>,
-) -> Result<String, String> {
-    let t = UriTemplateStr::new(template).map_err(|e| format!("template {template:?}: {e}"))?;
+) -> Result<String, TemplateError> {
+    let bad_template = |cause| TemplateError::Template {
+        template: template.to_owned(),
+        cause,
+    };
+    let t = UriTemplateStr::new(template).map_err(bad_template)?;
     let mut context = SimpleContext::new();
     for (k, v) in variables {
         context.insert(*k, *v);
     }
     let expanded = t
         .expand::<UriSpec, _>(&context)
-        .map_err(|e| format!("template {template:?}: {e}"))?
+        .map_err(bad_template)?
         .to_string();
-    let reference = UriReferenceStr::new(&expanded)
-        .map_err(|e| format!("template {template:?} gave {expanded:?}, not a URI: {e}"))?;
+    let reference = UriReferenceStr::new(&expanded).map_err(|cause| TemplateError::NotUri {
+        template: template.to_owned(),
+        expanded: expanded.clone(),
+        cause,
+    })?;
     if let Ok(absolute) = UriAbsoluteStr::new(&expanded) {
         return Ok(absolute.to_string());
     }
     let Some(base) = base else {
-        return Err(format!(
-            "template {template:?} gave the relative {expanded:?} and there is no base"
-        ));
+        return Err(TemplateError::NoBase {
+            template: template.to_owned(),
+            expanded,
+        });
     };
-    let base_uri = UriAbsoluteStr::new(base.split('#').next().unwrap_or(base))
-        .map_err(|e| format!("base {base:?}: {e}"))?;
+    let base_uri =
+        UriAbsoluteStr::new(base.split('#').next().unwrap_or(base)).map_err(|cause| {
+            TemplateError::Base {
+                base: base.to_owned(),
+                cause,
+            }
+        })?;
     let resolved = reference.resolve_against(base_uri);
     resolved
         .ensure_rfc3986_normalizable()
-        .map_err(|e| format!("resolving {expanded:?} against {base:?}: {e}"))?;
+        .map_err(|_| TemplateError::Resolve {
+            expanded: expanded.clone(),
+            base: base.to_owned(),
+        })?;
     Ok(resolved.to_string())
 }
 
 impl Engine {
     /// Expands this engine's template with the variables and resolves it.
-    pub fn expand(&self, variables: &[(&str, &str)]) -> Result<String, String> {
+    pub fn expand(&self, variables: &[(&str, &str)]) -> Result<String, TemplateError> {
         expand_template(&self.uri, variables, self.base.as_deref())
     }
 }
@@ -483,7 +696,10 @@ pub struct Discoverer {
 /// The outcome of asking one ref-engines object.
 enum Asked {
     Found(Box<Discovery>),
-    Failed { error: String, index_seen: bool },
+    Failed {
+        warnings: Vec<Warning>,
+        index_seen: bool,
+    },
 }
 
 impl Discoverer {
@@ -524,13 +740,14 @@ impl Discoverer {
                     return Ok(*d);
                 }
                 Asked::Failed {
-                    error,
+                    warnings,
                     index_seen: seen,
                 } => {
                     index_seen |= seen;
                     attempts.push(Attempt {
                         host: label,
-                        error: format!("key {key:?}: {error}"),
+                        key: Some(key.to_owned()),
+                        warnings,
                     });
                 }
             }
@@ -541,7 +758,7 @@ impl Discoverer {
             &["https"]
         };
         for host in name.ancestors() {
-            let mut errors = Vec::new();
+            let mut warnings = Vec::new();
             for scheme in schemes {
                 let url = format!("{scheme}://{host}{WELL_KNOWN_PATH}");
                 let fetched =
@@ -551,18 +768,21 @@ impl Discoverer {
                     {
                         Ok(f) => f,
                         Err(e) => {
-                            errors.push(e.to_string());
+                            warnings.push(Warning::Fetch(e));
                             continue;
                         }
                     };
                 let object: Value = match serde_json::from_slice(&fetched.body) {
                     Ok(v @ Value::Object(_)) => v,
                     Ok(_) => {
-                        errors.push(format!("{url}: not a JSON object"));
+                        warnings.push(Warning::NotAnObject { url: fetched.url });
                         continue;
                     }
                     Err(e) => {
-                        errors.push(format!("{url}: not JSON: {e}"));
+                        warnings.push(Warning::NotJson {
+                            url: fetched.url,
+                            cause: Arc::new(e),
+                        });
                         continue;
                     }
                 };
@@ -570,18 +790,19 @@ impl Discoverer {
                 match self.ask(name, &object, Some(&fetched.url), &host, &mut tried_so_far) {
                     Asked::Found(d) => return Ok(*d),
                     Asked::Failed {
-                        error,
+                        warnings: more,
                         index_seen: seen,
                     } => {
                         index_seen |= seen;
-                        errors.push(error);
+                        warnings.extend(more);
                     }
                 }
                 break;
             }
             attempts.push(Attempt {
                 host,
-                error: errors.join("; "),
+                key: None,
+                warnings,
             });
         }
         Err(DiscoverError::NotFound {
@@ -604,7 +825,7 @@ impl Discoverer {
         let cas_engines = engines(object, "casEngines", CAS_TEMPLATE_PROTOCOL, base);
         if ref_engines.is_empty() {
             return Asked::Failed {
-                error: format!("no {INDEX_TEMPLATE_PROTOCOL} ref engine"),
+                warnings: vec![Warning::NoRefEngine],
                 index_seen: false,
             };
         }
@@ -614,37 +835,39 @@ impl Discoverer {
             ("path", name.path()),
             ("fragment", name.fragment()),
         ];
-        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
         let mut index_seen = false;
         for engine in &ref_engines {
             let url = match engine.expand(&vars) {
                 Ok(u) => u,
                 Err(e) => {
-                    errors.push(e);
+                    warnings.push(Warning::Template(e));
                     continue;
                 }
             };
             let fetched = match self.client.get(&url, INDEX_MEDIA_TYPE, self.limits.index) {
                 Ok(f) => f,
                 Err(e) => {
-                    errors.push(e.to_string());
+                    warnings.push(Warning::Fetch(e));
                     continue;
                 }
             };
             let entries = match select_entries(&fetched.body, name.fragment(), &fetched.url) {
                 Ok(e) => e,
-                Err(e) => {
-                    errors.push(format!("{}: {e}", fetched.url));
+                Err(cause) => {
+                    warnings.push(Warning::Index {
+                        url: fetched.url,
+                        cause,
+                    });
                     continue;
                 }
             };
             index_seen = true;
             if entries.is_empty() {
-                errors.push(format!(
-                    "{}: no entry has {REF_NAME_ANNOTATION} {:?}",
-                    fetched.url,
-                    name.fragment()
-                ));
+                warnings.push(Warning::NoEntry {
+                    url: fetched.url,
+                    fragment: name.fragment().to_owned(),
+                });
                 continue;
             }
             return Asked::Found(Box::new(Discovery {
@@ -658,20 +881,20 @@ impl Discoverer {
             }));
         }
         Asked::Failed {
-            error: errors.join("; "),
+            warnings,
             index_seen,
         }
     }
 }
 
 /// Parses an index and selects its entries by ref name.
-fn select_entries(body: &[u8], fragment: &str, base: &str) -> Result<Vec<Entry>, String> {
+fn select_entries(body: &[u8], fragment: &str, base: &str) -> Result<Vec<Entry>, IndexError> {
     let index: Value =
-        serde_json::from_slice(body).map_err(|e| format!("index is not JSON: {e}"))?;
+        serde_json::from_slice(body).map_err(|e| IndexError::NotJson(Arc::new(e)))?;
     let manifests = index
         .get("manifests")
         .and_then(Value::as_array)
-        .ok_or("index has no manifests array")?;
+        .ok_or(IndexError::NoManifests)?;
     let mut out = Vec::new();
     for (i, m) in manifests.iter().enumerate() {
         let ref_name = m
@@ -681,20 +904,21 @@ fn select_entries(body: &[u8], fragment: &str, base: &str) -> Result<Vec<Entry>,
         if !fragment.is_empty() && ref_name != Some(fragment) {
             continue;
         }
+        let missing = |field| IndexError::Missing { index: i, field };
         let media_type = m
             .get("mediaType")
             .and_then(Value::as_str)
-            .ok_or_else(|| format!("/manifests/{i}: no mediaType"))?;
+            .ok_or_else(|| missing("mediaType"))?;
         let digest_str = m
             .get("digest")
             .and_then(Value::as_str)
-            .ok_or_else(|| format!("/manifests/{i}: no digest"))?;
+            .ok_or_else(|| missing("digest"))?;
         let digest =
-            Digest::parse(digest_str).map_err(|e| format!("/manifests/{i}/digest: {e}"))?;
+            Digest::parse(digest_str).map_err(|cause| IndexError::Digest { index: i, cause })?;
         let size = m
             .get("size")
             .and_then(Value::as_u64)
-            .ok_or_else(|| format!("/manifests/{i}: size is not a non-negative integer"))?;
+            .ok_or(IndexError::Size { index: i })?;
         let cas_engines = engines(m, "casEngines", CAS_TEMPLATE_PROTOCOL, Some(base));
         out.push(Entry {
             descriptor: m.clone(),

@@ -4,6 +4,7 @@
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::ResponseExt as _;
@@ -42,8 +43,9 @@ impl Default for ClientOptions {
     }
 }
 
-/// Why a fetch failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a fetch failed. Each variant names the URL at fault; a transport failure exposes
+/// its cause as [`source()`](std::error::Error::source), not in its message.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
     /// The URL cannot be fetched (not http(s), or plain http without insecure).
     #[error("{url}: refused URL ({reason})")]
@@ -78,12 +80,13 @@ pub enum FetchError {
         max: u32,
     },
     /// Anything else on the way: name lookup, connection, TLS, timeout, protocol.
-    #[error("{url}: {message}")]
+    #[error("{url}: transfer failed")]
     Transport {
         /// The URL.
         url: String,
-        /// The cause.
-        message: String,
+        /// The cause (a `ureq::Error` or an `std::io::Error`).
+        #[source]
+        cause: Arc<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -190,7 +193,7 @@ impl Client {
             }
             other => FetchError::Transport {
                 url: url.to_owned(),
-                message: other.to_string(),
+                cause: Arc::new(other),
             },
         }
     }
@@ -315,29 +318,21 @@ struct StreamReader {
 impl Read for StreamReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf).map_err(|e| {
-            let inner = e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>());
-            let (kind, error) = match inner {
-                Some(ureq::Error::BodyExceedsLimit(_)) => (
-                    io::ErrorKind::InvalidData,
-                    FetchError::TooLarge {
-                        url: self.url.clone(),
-                        limit: self.limit,
-                    },
-                ),
-                Some(other) => (
-                    e.kind(),
-                    FetchError::Transport {
-                        url: self.url.clone(),
-                        message: other.to_string(),
-                    },
-                ),
-                None => (
-                    e.kind(),
-                    FetchError::Transport {
-                        url: self.url.clone(),
-                        message: e.to_string(),
-                    },
-                ),
+            let too_large = e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<ureq::Error>())
+                .is_some_and(|i| matches!(i, ureq::Error::BodyExceedsLimit(_)));
+            if too_large {
+                let error = FetchError::TooLarge {
+                    url: self.url.clone(),
+                    limit: self.limit,
+                };
+                return io::Error::new(io::ErrorKind::InvalidData, error);
+            }
+            let kind = e.kind();
+            let error = FetchError::Transport {
+                url: self.url.clone(),
+                cause: Arc::new(e),
             };
             io::Error::new(kind, error)
         })

@@ -8,9 +8,10 @@ mod reference;
 mod registries;
 
 pub use discovery::{
-    Attempt, CAS_TEMPLATE_PROTOCOL, DiscoverError, Discoverer, Discovery, Engine, Entry,
-    HostBasedName, INDEX_MEDIA_TYPE, INDEX_TEMPLATE_PROTOCOL, Limits, LocalConfig, NameError,
-    REF_ENGINES_MEDIA_TYPE, REF_NAME_ANNOTATION, WELL_KNOWN_PATH, expand_template,
+    Attempt, CAS_TEMPLATE_PROTOCOL, ConfigError, DiscoverError, Discoverer, Discovery, Engine,
+    Entry, HostBasedName, INDEX_MEDIA_TYPE, INDEX_TEMPLATE_PROTOCOL, IndexError, Limits,
+    LocalConfig, NameError, REF_ENGINES_MEDIA_TYPE, REF_NAME_ANNOTATION, TemplateError,
+    WELL_KNOWN_PATH, Warning, error_chain, expand_template,
 };
 pub use http::{Client, ClientOptions, FetchError, Fetched};
 pub use reference::{

@@ -256,7 +256,7 @@ fn discover(args: DiscoverArgs) -> anyhow::Result<Outcome> {
         }
     };
     for a in &found.tried {
-        eprintln!("ocimg: {} did not answer: {}", a.host, a.error);
+        eprintln!("ocimg: {} did not answer: {}", a.host, a.reasons());
     }
     let raw = |engines: &[oci_naming::Engine]| -> Vec<Value> {
         engines.iter().map(|e| e.raw.clone()).collect()

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use oci_naming::{
-    Client, ClientOptions, DiscoverError, Discoverer, FetchError, HostBasedName, Limits,
-    LocalConfig, expand_template,
+    Client, ClientOptions, ConfigError, DiscoverError, Discoverer, FetchError, HostBasedName,
+    Limits, LocalConfig, TemplateError, Warning, expand_template,
 };
 use oci_spec_types::Digest;
 use serde_json::json;
@@ -211,9 +211,12 @@ fn redirect_loops_are_refused_and_the_walk_goes_on() {
         .expect("parent answers");
     assert_eq!(found.answered_by, "example.test");
     assert!(
-        found.tried[0].error.contains("redirects"),
+        matches!(
+            found.tried[0].warnings[..],
+            [.., Warning::Fetch(FetchError::TooManyRedirects { .. })]
+        ),
         "{}",
-        found.tried[0].error
+        found.tried[0].reasons()
     );
     let loops = server
         .requests()
@@ -246,9 +249,9 @@ fn oversized_answers_are_refused() {
     };
     assert!(!index_seen);
     assert!(
-        attempts[0].error.contains("larger than 4096"),
+        attempts[0].reasons().contains("larger than 4096"),
         "{}",
-        attempts[0].error
+        attempts[0].reasons()
     );
     // The bounded fetch used for blobs refuses too.
     let url = format!("http://big.test{WELL_KNOWN}");
@@ -354,7 +357,24 @@ fn local_configuration_comes_before_the_network() {
         ["/local/app"],
         "the well-known URI was not asked"
     );
-    assert!(LocalConfig::load_file(&dir.join("missing.json")).is_err());
+    let err = LocalConfig::load_file(&dir.join("missing.json")).expect_err("missing");
+    assert!(
+        matches!(
+            &err,
+            DiscoverError::Config {
+                cause: ConfigError::Read(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        oci_naming::error_chain(&err),
+        format!(
+            "discovery configuration {}: cannot read it: No such file or directory (os error 2)",
+            dir.join("missing.json").display()
+        )
+    );
 }
 
 #[test]
@@ -380,6 +400,30 @@ fn no_matching_entry_is_a_rejection_not_a_network_error() {
         ),
         "{err}"
     );
+    // The https attempt failed in transport, then http answered without the entry.
+    let DiscoverError::NotFound { attempts, .. } = &err else {
+        unreachable!()
+    };
+    let [
+        Warning::Fetch(transport @ FetchError::Transport { url, .. }),
+        Warning::NoEntry { fragment, .. },
+    ] = &attempts[0].warnings[..]
+    else {
+        panic!("{:?}", attempts[0].warnings);
+    };
+    assert_eq!(
+        (url.as_str(), fragment.as_str()),
+        ("https://z.test/.well-known/oci-host-ref-engines", "wanted")
+    );
+    // Each cause once: the transport error's cause is its source, not in its message.
+    let cause = std::error::Error::source(transport)
+        .expect("a source")
+        .to_string();
+    assert!(
+        !transport.to_string().contains(&cause),
+        "{transport} / {cause}"
+    );
+    assert_eq!(err.to_string().matches(&cause).count(), 1, "{err}");
     // Without fragment every entry counts.
     let found = d.discover(&name("z.test/x")).expect("all entries");
     assert_eq!(found.entries.len(), 1);
@@ -452,6 +496,15 @@ fn templates_expand_per_rfc_6570() {
         expand_template("../x/{encoded}", &vars[2..], Some("https://h/a/b/c")).expect("resolves"),
         format!("https://h/a/x/{}", &d[7..])
     );
-    assert!(expand_template("/relative", &[], None).is_err());
-    assert!(expand_template("{unclosed", &[], None).is_err());
+    assert!(matches!(
+        expand_template("/relative", &[], None),
+        Err(TemplateError::NoBase { .. })
+    ));
+    let err = expand_template("{unclosed", &[], None).expect_err("unclosed");
+    assert!(matches!(err, TemplateError::Template { .. }), "{err:?}");
+    // The cause is the source, not repeated in the message.
+    let cause = std::error::Error::source(&err)
+        .expect("a source")
+        .to_string();
+    assert!(!err.to_string().contains(&cause), "{err} / {cause}");
 }

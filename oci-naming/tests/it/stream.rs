@@ -89,12 +89,12 @@ fn an_announced_length_over_the_limit_fails_at_once() {
     let Err(err) = c.open("http://blobs.test/x", ACCEPT, 1000) else {
         panic!("a 1001-byte body was accepted under a limit of 1000");
     };
-    assert_eq!(
-        err,
-        FetchError::TooLarge {
-            url: "http://blobs.test/x".into(),
-            limit: 1000
-        }
+    assert!(
+        matches!(
+            &err,
+            FetchError::TooLarge { url, limit: 1000 } if url == "http://blobs.test/x"
+        ),
+        "{err:?}"
     );
 }
 
@@ -144,12 +144,12 @@ fn plain_http_needs_insecure_and_status_errors_name_the_url() {
     let Err(err) = insecure.open("http://blobs.test/missing", ACCEPT, 10) else {
         panic!("a 404 opened");
     };
-    assert_eq!(
-        err,
-        FetchError::Status {
-            url: "http://blobs.test/missing".into(),
-            status: 404
-        }
+    assert!(
+        matches!(
+            &err,
+            FetchError::Status { url, status: 404 } if url == "http://blobs.test/missing"
+        ),
+        "{err:?}"
     );
     assert!(err.to_string().contains("http://blobs.test/missing"));
 }
