@@ -1,13 +1,17 @@
 #![doc = include_str!("../README.md")]
 
+mod atomic;
 mod chain;
 mod digester;
+mod files;
 mod store;
 mod tee;
 mod verify;
 
+pub use atomic::{AtomicError, AtomicFile};
 pub use chain::{chain_id, chain_ids};
 pub use digester::{Digester, Measured};
+pub use files::{DIGEST_BUFFER, DigestFileError, DigestFiles, Input, digest_files, digest_reader};
 pub use store::{
     BlobStore, BlobWriter, DeleteError, InvalidEntry, InvalidReason, ListError, Listing, OpenError,
     PutError, ReadError, StatError, TEMP_PREFIX,

@@ -3,8 +3,10 @@
 // Skips are reported on standard error, as the house rules ask.
 #![allow(clippy::print_stderr)]
 
+mod atomic;
 mod chain;
 mod digester;
+mod files;
 mod props;
 mod store;
 mod tee;
