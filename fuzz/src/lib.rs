@@ -34,6 +34,9 @@ pub const ALL_TARGET_NAMES: &[&str] = &[
     "reference_parse",
     "layer_apply",
     "docker_archive",
+    "registries_conf",
+    "endpoint_parse",
+    "docker_archive_manifest",
 ];
 
 /// Typed parse of every document type; what parses must serialize, parse again, and
@@ -129,11 +132,48 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         "application/vnd.oci.image.manifest.v1+json".to_owned(),
         "text/plain; charset=utf-8".to_owned(),
     ];
+    let listed = |seeds: &[&str]| seeds.iter().map(|s| s.as_bytes().to_vec()).collect();
     match target {
         "digest_parse" => strings.into_iter().map(String::into_bytes).collect(),
+        "registries_conf" => listed(REGISTRIES_CONF_SEEDS),
+        "endpoint_parse" => listed(ENDPOINT_SEEDS),
+        "docker_archive_manifest" => listed(DOCKER_ARCHIVE_MANIFEST_SEEDS),
         _ => documents.into_iter().map(String::into_bytes).collect(),
     }
 }
+
+/// registries.conf files: v2 with mirrors, aliases and short-name modes; v1; broken.
+const REGISTRIES_CONF_SEEDS: &[&str] = &[
+    "unqualified-search-registries = [\"docker.io\", \"quay.io\"]\nshort-name-mode = \"enforcing\"\n\n[aliases]\n\"busybox\" = \"docker.io/library/busybox\"\n",
+    "[[registry]]\nprefix = \"example.com/ns\"\nlocation = \"mirror.example.com/other\"\ninsecure = true\n\n[[registry.mirror]]\nlocation = \"localhost:5000/m\"\npull-from-mirror = \"digest-only\"\n",
+    "[[registry]]\nprefix = \"*.example.com\"\nblocked = true\n",
+    "[registries.search]\nregistries = [\"docker.io\"]\n[registries.insecure]\nregistries = [\"localhost:5000\"]\n",
+    "[[registry]]\nlocation = \"\"\n",
+    "unqualified-search-registries = 1",
+];
+
+/// Endpoint strings of every transport, and near misses.
+const ENDPOINT_SEEDS: &[&str] = &[
+    "oci:/tmp/layout:v1",
+    "oci:dir@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    "oci-archive:/tmp/a.tar:latest",
+    "docker-archive:/tmp/d.tar:busybox:latest",
+    "docker-archive:/tmp/d.tar:@1",
+    "discover:example.com/app#v1",
+    "layout:tag",
+    "oci:",
+    "docker://example.com/x",
+    ":::",
+];
+
+/// docker-archive `manifest.json` documents: one image, several, odd shapes.
+const DOCKER_ARCHIVE_MANIFEST_SEEDS: &[&str] = &[
+    r#"[{"Config":"config.json","RepoTags":["busybox:latest"],"Layers":["config.json"]}]"#,
+    r#"[{"Config":"config.json","RepoTags":null,"Layers":[]},{"Config":"x.json","RepoTags":["a:b"],"Layers":["../l"]}]"#,
+    r#"[{"Config":"config.json","RepoTags":["busybox:latest"],"Layers":["l.tar"],"LayerSources":{"sha256:00":{"mediaType":"x","size":1,"digest":"sha256:00"}}}]"#,
+    r#"[]"#,
+    r#"{}"#,
+];
 
 fn documents() -> Vec<String> {
     let layer = format!(
