@@ -14,13 +14,10 @@ mod unpack;
 
 use std::path::PathBuf;
 
-use oci_digest::Digester;
 use oci_image::Layout;
 use oci_spec_types::annotations::REF_NAME;
 use oci_spec_types::media_type;
-use oci_spec_types::{
-    Algorithm, Descriptor, Digest, Document, ImageConfig, ImageManifest, Platform,
-};
+use oci_spec_types::{Algorithm, Descriptor, Document, ImageConfig, ImageManifest, Platform};
 
 /// A fresh, empty directory under the target directory, for one test.
 pub fn scratch(name: &str) -> PathBuf {
@@ -37,66 +34,8 @@ pub fn new_layout(name: &str) -> Layout {
     Layout::init(scratch(name).join("layout")).expect("init layout")
 }
 
-pub fn sha256(bytes: &[u8]) -> Digest {
-    Digester::digest_bytes(Algorithm::Sha256, bytes).digest
-}
-
-/// A tar of regular files.
-pub fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, content) in files {
-        let mut header = tar::Header::new_ustar();
-        header.set_size(content.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_entry_type(tar::EntryType::Regular);
-        builder
-            .append_data(&mut header, path, *content)
-            .expect("append to tar");
-    }
-    builder.into_inner().expect("finish tar")
-}
-
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(bytes).expect("gzip");
-    encoder.finish().expect("gzip")
-}
-
-pub fn zstd(bytes: &[u8]) -> Vec<u8> {
-    zstd::encode_all(bytes, 3).expect("zstd")
-}
-
-/// One layer to put: its blob, media type and the diffID to write in the config.
-#[derive(Debug)]
-pub struct LayerSpec {
-    pub blob: Vec<u8>,
-    pub media_type: &'static str,
-    pub diff_id: Digest,
-}
-
-impl LayerSpec {
-    /// A gzip layer of `files`, with the right diffID.
-    pub fn gzip(files: &[(&str, &[u8])]) -> LayerSpec {
-        let tar = tar_of(files);
-        LayerSpec {
-            blob: gzip(&tar),
-            media_type: media_type::LAYER_TAR_GZIP,
-            diff_id: sha256(&tar),
-        }
-    }
-
-    /// A zstd layer of `files`, with the right diffID.
-    pub fn zstd(files: &[(&str, &[u8])]) -> LayerSpec {
-        let tar = tar_of(files);
-        LayerSpec {
-            blob: zstd(&tar),
-            media_type: media_type::LAYER_TAR_ZSTD,
-            diff_id: sha256(&tar),
-        }
-    }
-}
+// Layer fixtures built without the crates under test.
+pub use oci_test_support::fixture::{LayerSpec, gzip, sha256, tar_of, zstd};
 
 /// What [`put_image`] stored.
 #[derive(Debug)]
