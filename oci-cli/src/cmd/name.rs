@@ -238,7 +238,7 @@ fn discover(args: DiscoverArgs) -> anyhow::Result<Outcome> {
             match &e {
                 DiscoverError::NotFound { name, attempts, .. } => {
                     for a in attempts {
-                        eprintln!("ocimg: {}: {}", a.host, a.error);
+                        eprintln!("ocimg: {}: {}", a.host, a.reasons());
                     }
                     eprintln!("ocimg: no ref engine resolved {name:?}");
                 }
