@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use oci_image::{CopyOptions, Endpoint, Format, LayoutSource, OciArchiveSource, Platforms, Source};
-use oci_layer::Compression;
 use oci_spec_types::Platform;
 
 use super::init::{fail, parse_platform};
+use super::layer_create::{Compress, GZIP_DEFAULT, compression};
 use super::unpack::{end_progress, progress};
 use crate::Outcome;
 
@@ -18,16 +18,6 @@ enum FormatArg {
     Oci,
     /// Docker Image Manifest V2 Schema 2 and manifest lists.
     Docker,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum CompressArg {
-    /// Gzip (level 6 unless --level).
-    Gzip,
-    /// Zstandard (level 3 unless --level).
-    Zstd,
-    /// A plain tar.
-    None,
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,8 +36,9 @@ pub struct Args {
     format: Option<FormatArg>,
     /// Recompress the layers that are not already in this compression (diffIDs unchanged).
     #[arg(long, value_enum)]
-    compress: Option<CompressArg>,
-    /// The compression level (gzip 0-9, zstd 1-22); needs --compress.
+    compress: Option<Compress>,
+    /// The compression level (gzip 0-9, default 4; zstd 1-22, default 3); needs --compress
+    /// gzip or zstd.
     #[arg(long, requires = "compress", allow_negative_numbers = true)]
     level: Option<i32>,
     /// Copy only the image for this platform (OS/ARCH[/VARIANT]) from an index (default:
@@ -69,23 +60,10 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let source_endpoint = Endpoint::parse(&args.source)?;
     let destination = Endpoint::parse(&args.destination)?;
-    let compress = match (args.compress, args.level) {
-        (None, _) => None,
-        (Some(CompressArg::None), _) => Some(Compression::None),
-        (Some(CompressArg::Gzip), level) => {
-            let level = match level {
-                Some(l) => u32::try_from(l)
-                    .ok()
-                    .filter(|l| *l <= 9)
-                    .ok_or_else(|| anyhow::anyhow!("--level {l}: gzip levels are 0 to 9"))?,
-                None => 6,
-            };
-            Some(Compression::Gzip { level })
-        }
-        (Some(CompressArg::Zstd), level) => Some(Compression::Zstd {
-            level: level.unwrap_or(3),
-        }),
-    };
+    let compress = args
+        .compress
+        .map(|kind| compression(kind, args.level, GZIP_DEFAULT))
+        .transpose()?;
     let format = match args.format {
         Some(FormatArg::Oci) => Some(Format::Oci),
         Some(FormatArg::Docker) => Some(Format::Docker),

@@ -2,22 +2,13 @@
 //! like sha256sum. `-` is standard input.
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{self, Read, Write};
-use std::path::Path;
+use std::io::{self, Write};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
-use oci_digest::{Algorithm, Digester, Measured};
+use oci_digest::{Algorithm, Input, Measured};
 
 use crate::Outcome;
-
-/// Bytes read at a time; one buffer, reused for every file.
-///
-/// Measured (`cargo xtask bench digest`, AMD EPYC with SHA-NI, 512 KiB L2 per core):
-/// 64 KiB stays in the caches between the kernel's copy and the hashing and beats
-/// openssl's CPU time; 128 KiB to 1 MiB spill out of L2 and cost about 50% more CPU.
-/// A separate reader thread (double buffering) used more CPU and gained no wall time.
-const BUFFER: usize = 64 * 1024;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -44,21 +35,26 @@ struct Entry {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let mut buf = vec![0u8; BUFFER];
     let mut entries = Vec::new();
     let mut outcome = Outcome::Ok;
     let stdout = io::stdout();
-    for file in &args.files {
-        let name = Path::new(file).display().to_string();
-        let measured = if file == "-" {
-            digest_stream(io::stdin().lock(), args.algorithm, &mut buf)
+    let inputs = args.files.into_iter().map(|file| {
+        if file == "-" {
+            Input::Stdin
         } else {
-            File::open(file).and_then(|f| digest_stream(f, args.algorithm, &mut buf))
+            Input::File(PathBuf::from(file))
+        }
+    });
+    for (input, measured) in oci_digest::digest_files(inputs, args.algorithm) {
+        // `-` keeps its name in the output, as sha256sum prints it.
+        let name = match &input {
+            Input::Stdin => "-".to_owned(),
+            Input::File(path) => path.display().to_string(),
         };
         let measured = match measured {
             Ok(m) => m,
             Err(e) => {
-                eprintln!("ocimg digest: {name}: {e}");
+                eprintln!("ocimg digest: {:#}", anyhow::Error::new(e));
                 outcome = Outcome::IoFailed;
                 continue;
             }
@@ -80,23 +76,6 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         crate::print_json(&entries)?;
     }
     Ok(outcome)
-}
-
-/// Digests a whole stream through `buf`, never holding more than one buffer of it.
-fn digest_stream(
-    mut reader: impl Read,
-    algorithm: Algorithm,
-    buf: &mut [u8],
-) -> io::Result<Measured> {
-    let mut digester = Digester::new(algorithm);
-    loop {
-        match reader.read(buf) {
-            Ok(0) => return Ok(digester.finish()),
-            Ok(n) => digester.update(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// `ALGORITHM:HEX  FILE`, escaped like sha256sum: a name holding a newline or a backslash

@@ -1,13 +1,14 @@
 //! `ocimg layer create [--compress gzip|zstd|none] [--level N] [--source-date-epoch N]
 //! [--opaque] [--from OLD] DIR -o FILE` and `ocimg layer ls [--json] FILE`.
 //!
-//! `create` writes the layer to a temporary file next to FILE and renames it into place, then
-//! prints `{"mediaType", "digest", "size", "diffID"}`. A name that cannot be stored (`.wh.*`)
-//! exits 1; usage, read and write errors exit 2.
+//! `create` writes the layer through `oci_digest::AtomicFile` (FILE is whole or
+//! untouched), then prints `{"mediaType", "digest", "size", "diffID"}`; `--json` is
+//! accepted and changes nothing. A name that cannot be stored (`.wh.*`) exits 1; usage,
+//! read and write errors exit 2.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use oci_layer::{Compression, CreateError, CreateOptions, EntryKind, ListEntry};
@@ -15,7 +16,11 @@ use oci_layer::{Compression, CreateError, CreateOptions, EntryKind, ListEntry};
 use super::config::source_date_epoch;
 use crate::Outcome;
 
-/// `--compress gzip|zstd|none` of `layer create` and `build`.
+/// What `--compress gzip` writes without `--level`, in `layer create`, `build` and `copy`
+/// (CLI.md): libdeflate's level 4 gives layers no larger than Go's default level.
+pub(crate) const GZIP_DEFAULT: Compression = Compression::Gzip { level: 4 };
+
+/// `--compress gzip|zstd|none` of `layer create`, `build` and `copy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Compress {
     Gzip,
@@ -28,7 +33,7 @@ pub struct CreateArgs {
     /// Compression of the layer.
     #[arg(long, value_enum, default_value = "gzip")]
     compress: Compress,
-    /// Compression level (gzip 0-9, default 6; zstd 1-22, default 3).
+    /// Compression level (gzip 0-9, default 4; zstd 1-22, default 3).
     #[arg(long, allow_negative_numbers = true)]
     level: Option<i32>,
     /// Clamp every mtime above N (seconds since the epoch) to N; defaults to the
@@ -44,7 +49,8 @@ pub struct CreateArgs {
     /// Compression threads (0: all cores); the output does not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Accepted for symmetry with other commands: the output is always JSON.
+    /// Accepted and ignored, for symmetry with other commands: the output is always one
+    /// JSON object.
     #[arg(long)]
     json: bool,
     /// The layer file to write.
@@ -97,54 +103,9 @@ pub(crate) fn compression(
     })
 }
 
-/// A temporary file next to `target`, removed on drop unless kept.
-struct Temp {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
-fn temp_next_to(target: &Path) -> anyhow::Result<(Temp, File)> {
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = target
-        .file_name()
-        .with_context(|| format!("{} is not a file name", target.display()))?;
-    for attempt in 0..100u32 {
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".tmp-{}-{attempt}", std::process::id()));
-        let path = dir.join(tmp_name);
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(f) => return Ok((Temp { path, keep: false }, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(e).with_context(|| format!("create {}", path.display()));
-            }
-        }
-    }
-    anyhow::bail!(
-        "cannot create a temporary file next to {}",
-        target.display()
-    )
-}
-
 pub fn create(args: CreateArgs) -> anyhow::Result<Outcome> {
     let options = CreateOptions {
-        compression: compression(args.compress, args.level, Compression::DEFAULT_GZIP)?,
+        compression: compression(args.compress, args.level, GZIP_DEFAULT)?,
         source_date_epoch: source_date_epoch(args.source_date_epoch)?,
         opaque: args.opaque,
         threads: args.threads,
@@ -152,7 +113,7 @@ pub fn create(args: CreateArgs) -> anyhow::Result<Outcome> {
     if args.opaque && args.from.is_none() {
         eprintln!("ocimg layer create: --opaque has no effect without --from");
     }
-    let (mut temp, mut file) = temp_next_to(&args.output)?;
+    let mut file = oci_digest::AtomicFile::create(&args.output)?;
     let result = match &args.from {
         None => oci_layer::create(&args.dir, &mut file, &options),
         Some(old) => oci_layer::diff(old, &args.dir, &mut file, &options),
@@ -165,12 +126,7 @@ pub fn create(args: CreateArgs) -> anyhow::Result<Outcome> {
         }
         Err(e) => return Err(e.into()),
     };
-    file.flush()
-        .with_context(|| format!("write {}", temp.path.display()))?;
-    drop(file);
-    fs::rename(&temp.path, &args.output)
-        .with_context(|| format!("rename into {}", args.output.display()))?;
-    temp.keep = true;
+    file.commit()?;
     for w in &created.warnings {
         eprintln!("ocimg layer create: warning: {w}");
     }

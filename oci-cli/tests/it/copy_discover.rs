@@ -3,127 +3,17 @@
 //! well-known ref-engines document, an index template and a CAS template with a
 //! `{encoded:2}` prefix serving the blobs of a layout that `ocimg build` made.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
+use oci_test_support::cli::path_str as path;
+use oci_test_support::http::{Reply, Server};
 use serde_json::{Value, json};
 
 use crate::{ocimg, scratch};
 
 const WELL_KNOWN: &str = "/.well-known/oci-host-ref-engines";
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-/// A small HTTP/1.1 server: a thread per connection, `Connection: close`, answering
-/// `handler(host, target)` with (status, body).
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    /// `HOST TARGET` of every request, in order.
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-type Handler = dyn Fn(&str, &str) -> (u16, Vec<u8>) + Send + Sync;
-
-impl Server {
-    fn start(handler: impl Fn(&str, &str) -> (u16, Vec<u8>) + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let stop = Arc::new(AtomicBool::new(false));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let handler: Arc<Handler> = Arc::new(handler);
-        let thread = {
-            let (stop, requests) = (stop.clone(), requests.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming().take(1000) {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(stream) = stream {
-                        let (handler, requests) = (handler.clone(), requests.clone());
-                        std::thread::spawn(move || serve(&stream, &*handler, &requests));
-                    }
-                }
-            })
-        };
-        Server {
-            addr,
-            stop,
-            thread: Some(thread),
-            requests,
-        }
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("lock").clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(stream: &TcpStream, handler: &Handler, requests: &Mutex<Vec<String>>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(stream.take(64 * 1024));
-    let mut line = String::new();
-    // A TLS hello (discovery tries https first) is not a line of text: drop it.
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let (Some("GET"), Some(target)) = (parts.next(), parts.next()) else {
-        return;
-    };
-    let mut host = String::new();
-    loop {
-        let mut header = String::new();
-        match reader.read_line(&mut header) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = header.split_once(':')
-            && k.eq_ignore_ascii_case("host")
-        {
-            let v = v.trim();
-            host = v.rsplit_once(':').map_or(v, |(h, _)| h).to_owned();
-        }
-    }
-    requests
-        .lock()
-        .expect("lock")
-        .push(format!("{host} {target}"));
-    let (status, body) = handler(&host, target);
-    let head = format!(
-        "HTTP/1.1 {status} X\r\nConnection: close\r\nContent-Length: {}\r\n\
-         Content-Type: application/octet-stream\r\n\r\n",
-        body.len()
-    );
-    let mut out = stream;
-    let _ = out.write_all(head.as_bytes());
-    let _ = out.write_all(&body);
-    let _ = out.flush();
-}
 
 /// A layout holding one image tagged `v1`, built by `ocimg build`.
 fn published(work: &Path) -> PathBuf {
@@ -169,12 +59,12 @@ fn serve_layout(
     .into_bytes();
     Server::start(move |host, target| {
         if host == authority && target == WELL_KNOWN {
-            return (200, engines.clone());
+            return Reply::ok(engines.clone());
         }
         if host == "example.com" && target == "/ref/app" {
             return match std::fs::read(layout.join("index.json")) {
-                Ok(b) => (200, b),
-                Err(_) => (404, Vec::new()),
+                Ok(b) => Reply::ok(b),
+                Err(_) => Reply::not_found(),
             };
         }
         if host == "cas.example.com"
@@ -187,10 +77,10 @@ fn serve_layout(
                 && encoded.bytes().all(|b| b.is_ascii_hexdigit())
                 && let Ok(bytes) = std::fs::read(layout.join("blobs").join(alg).join(encoded))
             {
-                return (200, tamper(&format!("{alg}:{encoded}"), bytes));
+                return Reply::ok(tamper(&format!("{alg}:{encoded}"), bytes));
             }
         }
-        (404, Vec::new())
+        Reply::not_found()
     })
 }
 
@@ -240,7 +130,7 @@ fn copies_through_the_ref_and_cas_engines() {
     let server = serve_layout(&published, "example.com", |_, b| b);
     let dest = work.join("dest");
     let out = copy(
-        server.addr,
+        server.addr(),
         HOSTS,
         "discover:example.com/app#v1",
         &format!("oci:{}:v1", path(&dest)),
@@ -260,16 +150,16 @@ fn copies_through_the_ref_and_cas_engines() {
     // Blobs came from the CAS engine, by the prefixed template.
     let digest = source_entry["digest"].as_str().expect("digest");
     let encoded = digest.strip_prefix("sha256:").expect("sha256");
-    let wanted = format!("cas.example.com /blobs/sha256/{}/{encoded}", &encoded[..2]);
+    let wanted = format!("cas.example.com/blobs/sha256/{}/{encoded}", &encoded[..2]);
     assert!(
-        server.requests().contains(&wanted),
+        server.locations().contains(&wanted),
         "{:?}",
-        server.requests()
+        server.locations()
     );
 
     // A second copy finds every blob there already.
     let out = copy(
-        server.addr,
+        server.addr(),
         HOSTS,
         "discover:example.com/app#v1",
         &format!("oci:{}:again", path(&dest)),
@@ -324,7 +214,7 @@ fn a_corrupted_layer_fails_and_tags_nothing() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let before = std::fs::read(dest.join("index.json")).expect("index.json");
     let out = copy(
-        server.addr,
+        server.addr(),
         HOSTS,
         "discover:example.com/app#v1",
         &format!("oci:{}:v1", path(&dest)),
@@ -341,7 +231,7 @@ fn a_corrupted_layer_fails_and_tags_nothing() {
     // Into a fresh destination: no tag v1 either (index.json absent or without it).
     let fresh = work.join("fresh");
     let out = copy(
-        server.addr,
+        server.addr(),
         HOSTS,
         "discover:example.com/app#v1",
         &format!("oci:{}:v1", path(&fresh)),
@@ -363,7 +253,7 @@ fn an_ancestor_answers_for_a_subdomain() {
         "cas.example.com",
     ];
     let out = copy(
-        server.addr,
+        server.addr(),
         &hosts,
         "discover:a.b.example.com/app#v1",
         &format!("oci:{}:v1", path(&dest)),
@@ -373,16 +263,16 @@ fn an_ancestor_answers_for_a_subdomain() {
     assert_eq!(tags(&dest), ["v1"]);
     // The child and its parent were asked first, and did not answer.
     let asked: Vec<String> = server
-        .requests()
+        .locations()
         .into_iter()
         .filter(|r| r.ends_with(WELL_KNOWN))
         .collect();
     assert_eq!(
         asked,
         [
-            format!("a.b.example.com {WELL_KNOWN}"),
-            format!("b.example.com {WELL_KNOWN}"),
-            format!("example.com {WELL_KNOWN}"),
+            format!("a.b.example.com{WELL_KNOWN}"),
+            format!("b.example.com{WELL_KNOWN}"),
+            format!("example.com{WELL_KNOWN}"),
         ]
     );
 }
@@ -394,7 +284,7 @@ fn a_name_no_engine_knows_exits_1_and_nothing_answering_exits_2() {
     let server = serve_layout(&published, "example.com", |_, b| b);
     let dest = work.join("dest");
     let out = copy(
-        server.addr,
+        server.addr(),
         HOSTS,
         "discover:example.com/app#v9",
         &format!("oci:{}:v9", path(&dest)),

@@ -1,7 +1,8 @@
 //! `ocimg digest`: sha256sum-like lines, JSON shape, standard input, exit codes.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use oci_test_support::cli::run_with_input;
 
 use crate::{ocimg, scratch};
 
@@ -37,8 +38,6 @@ fn digest_prints_sha256sum_like_lines() {
 }
 
 #[test]
-// A missing peer is reported on standard error, as the house rules ask.
-#[allow(clippy::print_stderr)]
 fn digest_matches_sha256sum() {
     let dir = scratch("digest-sha256sum");
     let file = dir.join("data");
@@ -47,17 +46,13 @@ fn digest_matches_sha256sum() {
         .collect();
     std::fs::write(&file, &data).expect("write");
     let path = file.to_str().expect("utf-8");
-    let peer = match Command::new("sha256sum").arg(path).output() {
-        Ok(peer) => peer,
-        Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI: sha256sum missing: {e}"
-            );
-            eprintln!("skipped: sha256sum not installed");
-            return;
-        }
-    };
+    if !oci_test_support::cli::peer("sha256sum") {
+        return;
+    }
+    let peer = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("run sha256sum");
     assert!(peer.status.success());
     let out = ocimg(&["digest", path]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
@@ -90,21 +85,13 @@ fn digest_sha512_and_blake3() {
 
 #[test]
 fn digest_reads_standard_input() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ocimg"))
-        .args(["digest", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run ocimg");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"abc")
-        .expect("feed stdin");
-    let out = child.wait_with_output().expect("wait");
+    let out = run_with_input(env!("CARGO_BIN_EXE_ocimg"), &["digest", "-", "-"], b"abc");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert_eq!(stdout(&out), format!("{ABC_SHA256}  -\n"));
+    // Standard input read twice: all of it, then nothing.
+    assert_eq!(
+        stdout(&out),
+        format!("{ABC_SHA256}  -\n{EMPTY_SHA256}  -\n")
+    );
 }
 
 #[test]
@@ -122,6 +109,12 @@ fn digest_missing_file_exits_2_and_digests_the_others() {
     assert_eq!(stdout(&out), format!("{ABC_SHA256}  {abc}\n"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(missing), "stderr names the file: {stderr}");
+    // The cause once.
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
 
     let out = ocimg(&["digest", "--json", abc, missing]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");

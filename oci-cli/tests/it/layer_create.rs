@@ -300,3 +300,132 @@ fn ls_lists_symlinks_with_targets() {
     fs::write(&junk, vec![0x1f, 0x8b, 1, 2, 3]).expect("write");
     assert_eq!(ocimg(&["layer", "ls", s(&junk)]).status.code(), Some(1));
 }
+
+/// A tree whose gzip output differs between levels: text with repeats at many distances.
+fn wordy_tree(dir: &Path) {
+    fs::create_dir_all(dir).expect("mkdir");
+    let words = [
+        "layer", "image", "digest", "manifest", "index", "blob", "config", "tar",
+    ];
+    let mut text = String::new();
+    let mut x = 12345u32;
+    for _ in 0..60_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        text.push_str(words[(x % 8) as usize]);
+        text.push(if x.is_multiple_of(7) { '\n' } else { ' ' });
+    }
+    fs::write(dir.join("words"), text).expect("write");
+}
+
+/// The `digest` of a successful JSON answer.
+fn digest_of(args: &[&str]) -> String {
+    json(&ocimg(args))["digest"]
+        .as_str()
+        .expect("digest")
+        .to_owned()
+}
+
+#[test]
+fn gzip_default_is_level_4_in_layer_create_build_and_copy() {
+    let base = scratch("gzip-default-level");
+    let dir = base.join("root");
+    wordy_tree(&dir);
+    let layer = |name: &str, extra: &[&str]| {
+        let out = base.join(name);
+        let mut args = vec!["layer", "create", s(&dir), "-o", s(&out)];
+        args.extend(extra);
+        digest_of(&args)
+    };
+    let default = layer("default.tar.gz", &[]);
+    assert_eq!(default, layer("4.tar.gz", &["--level", "4"]));
+    assert_ne!(
+        default,
+        layer("6.tar.gz", &["--level", "6"]),
+        "levels 4 and 6 differ"
+    );
+
+    let build = |tag: &str, extra: &[&str]| {
+        let image = format!("{}:{tag}", s(&base.join("layout")));
+        let mut args = vec![
+            "build",
+            &image,
+            "--rootfs",
+            s(&dir),
+            "--source-date-epoch",
+            "1700000000",
+            "--json",
+        ];
+        args.extend(extra);
+        digest_of(&args)
+    };
+    let built = build("default", &[]);
+    assert_eq!(built, build("four", &["--level", "4"]));
+    let zstd = build("zstd", &["--compress", "zstd"]);
+
+    // copy --compress gzip recompresses the zstd layer at level 4 unless told otherwise.
+    let copy = |name: &str, extra: &[&str]| {
+        let source = format!("oci:{}:zstd", s(&base.join("layout")));
+        let dest = format!("oci:{}:copied", s(&base.join(name)));
+        let mut args = vec!["copy", &source, &dest, "--compress", "gzip", "--json"];
+        args.extend(extra);
+        digest_of(&args)
+    };
+    let copied = copy("copy-default", &[]);
+    assert_ne!(copied, zstd);
+    assert_eq!(copied, copy("copy-4", &["--level", "4"]));
+    assert_eq!(copied, built, "the same layer bytes as build's default");
+}
+
+#[test]
+fn compress_none_with_a_level_is_a_usage_error_everywhere() {
+    let base = scratch("compress-none-level");
+    let dir = base.join("root");
+    tree(&dir);
+    let layout = s(&base.join("layout")).to_owned();
+    let built = ocimg(&["build", &format!("{layout}:a"), "--rootfs", s(&dir)]);
+    assert_eq!(built.status.code(), Some(0), "{built:?}");
+    let layer_out = base.join("l.tar");
+    let image = format!("{layout}:b");
+    let source = format!("oci:{layout}:a");
+    let dest = format!("oci:{}:c", s(&base.join("dest")));
+    for args in [
+        vec!["layer", "create", s(&dir), "-o", s(&layer_out)],
+        vec!["build", &image, "--rootfs", s(&dir)],
+        vec!["copy", &source, &dest],
+    ] {
+        let mut args = args.clone();
+        args.extend(["--compress", "none", "--level", "4"]);
+        let out = ocimg(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--level"), "{args:?}: {stderr}");
+    }
+    assert!(!layer_out.exists());
+    assert!(!base.join("dest").join("index.json").exists());
+}
+
+#[test]
+fn json_is_an_accepted_no_op_for_layer_create() {
+    let base = scratch("layer-create-json-flag");
+    let dir = base.join("root");
+    tree(&dir);
+    let plain = ocimg(&["layer", "create", s(&dir), "-o", s(&base.join("a"))]);
+    let flagged = ocimg(&[
+        "layer",
+        "create",
+        "--json",
+        s(&dir),
+        "-o",
+        s(&base.join("b")),
+    ]);
+    assert_eq!(plain.status.code(), Some(0), "{plain:?}");
+    assert_eq!(flagged.status.code(), Some(0), "{flagged:?}");
+    assert_eq!(plain.stdout, flagged.stdout);
+    assert_eq!(
+        fs::read(base.join("a")).expect("a"),
+        fs::read(base.join("b")).expect("b")
+    );
+}
