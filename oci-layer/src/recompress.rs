@@ -19,9 +19,9 @@ use oci_digest::{Unverifiable, VerifyError, VerifyingReader};
 use oci_spec_types::digest::Digest;
 use oci_spec_types::media_type::{self, MediaType};
 
-use crate::apply::decompress::{Decoder, SniffError, compression_name};
 use crate::create::sink::Sink;
 use crate::create::{Compression, Error as CreateError};
+use crate::tar::{Decoder, SniffError, compression_name};
 
 /// Uncompressed bytes per chunk handed from the decompressing thread to the compressor
 /// (small: the chunks in flight count toward the peak memory).

@@ -5,6 +5,8 @@ use std::io;
 
 use oci_spec_types::digest::Digest;
 
+use crate::tar::{self, LimitKind, Malformed};
+
 /// Why applying a layer failed. [`Error::is_io`] tells failures of the machine
 /// (filesystem, reading the input) from failures of the layer (everything else).
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +20,7 @@ pub enum Error {
         /// Why.
         reason: Refusal,
     },
-    /// A limit of [`crate::apply::Limits`] was exceeded.
+    /// A limit of [`crate::tar::Limits`] was exceeded.
     #[error("{limit} limit exceeded{}: {actual} > {max}", at(entry))]
     Limit {
         /// Which limit.
@@ -212,68 +214,48 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Which limit was exceeded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LimitKind {
-    /// PAX or long-name record size.
-    Record,
-    /// Uncompressed size.
-    Bytes,
-    /// Compression ratio.
-    Ratio,
-    /// Number of entries.
-    Entries,
-    /// Path depth.
-    Depth,
-}
-
-impl fmt::Display for LimitKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            LimitKind::Record => "record size",
-            LimitKind::Bytes => "uncompressed size",
-            LimitKind::Ratio => "compression ratio",
-            LimitKind::Entries => "entry count",
-            LimitKind::Depth => "path depth",
-        })
-    }
-}
-
-/// What is malformed in a tar header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Malformed {
-    /// A numeric header field is not octal or base-256.
-    Number {
-        /// The field name.
-        field: &'static str,
-    },
-    /// A PAX record is not `LEN KEY=VALUE\n`.
-    PaxRecord,
-    /// A PAX numeric value is not a decimal number.
-    PaxNumber {
-        /// The key.
-        key: String,
-    },
-    /// An entry has an empty name.
-    EmptyName,
-    /// A name or link target contains a NUL byte.
-    Nul,
-    /// A zero block followed by something other than a zero block.
-    LoneZeroBlock,
-}
-
-impl fmt::Display for Malformed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Malformed::Number { field } => write!(f, "field {field} is not a number"),
-            Malformed::PaxRecord => f.write_str("bad PAX record"),
-            Malformed::PaxNumber { key } => write!(f, "PAX {key} is not a number"),
-            Malformed::EmptyName => f.write_str("empty entry name"),
-            Malformed::Nul => f.write_str("NUL byte in a PAX name"),
-            Malformed::LoneZeroBlock => {
-                f.write_str("a zero block followed by data (entries after the end marker)")
-            }
+impl From<tar::Error> for Error {
+    /// The reader's failures keep their variant (and evidence) in the apply error.
+    fn from(e: tar::Error) -> Error {
+        match e {
+            tar::Error::Limit {
+                limit,
+                max,
+                actual,
+                entry,
+            } => Error::Limit {
+                limit,
+                max,
+                actual,
+                entry,
+            },
+            tar::Error::Checksum {
+                offset,
+                expected,
+                actual,
+            } => Error::Checksum {
+                offset,
+                expected,
+                actual,
+            },
+            tar::Error::Truncated {
+                offset,
+                expected,
+                actual,
+            } => Error::Truncated {
+                offset,
+                expected,
+                actual,
+            },
+            tar::Error::Malformed { offset, what } => Error::Malformed { offset, what },
+            tar::Error::Decompress {
+                compression,
+                source,
+            } => Error::Decompress {
+                compression,
+                source,
+            },
+            tar::Error::Read { source } | tar::Error::Copy { source } => Error::Read { source },
         }
     }
 }

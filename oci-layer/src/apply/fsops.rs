@@ -7,8 +7,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Timespec, Timestamps};
 use rustix::io::Errno;
 
-use super::archive::Mtime;
 use super::confine::dir_flags;
+use crate::tar::Mtime;
 
 /// Deepest directory tree removed recursively.
 const MAX_REMOVE_DEPTH: usize = 4096;

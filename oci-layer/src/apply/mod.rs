@@ -31,9 +31,7 @@
 //! within the limits (a layer may legitimately fill the disk). On error the root is left
 //! partly applied: apply onto a scratch directory and discard it on failure.
 
-mod archive;
 mod confine;
-pub(crate) mod decompress;
 mod error;
 mod fsops;
 mod options;
@@ -47,12 +45,16 @@ use std::rc::Rc;
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Uid, XattrFlags};
 use rustix::io::Errno;
 
-pub use error::{Error, LimitKind, Malformed, Refusal};
-pub use options::{Applied, ApplyOptions, Expected, IdMap, IdRange, Limits, Resolver};
+pub use crate::tar::{LimitKind, Limits, Malformed};
+pub use error::{Error, Refusal};
+pub use options::{Applied, ApplyOptions, Expected, IdMap, IdRange, Resolver};
 
-use archive::{Archive, Entry, Kind};
+use crate::tar::{self, Entry, Kind};
 use confine::{ResolveError, Root, clean, dir_flags, join};
-use decompress::{Hashes, Message, Source};
+use tar::{Hashes, Message, Source};
+
+/// The reader over the decompressing thread's chunks.
+type Archive = tar::Archive<Source>;
 use fsops::{chmod_nofollow, kind_at, remove_all, timestamps};
 use whiteout::{Mark, Marks};
 
@@ -83,13 +85,13 @@ pub fn apply_layer<R: Read + Send>(
     };
     let root = Root::open(root, options.resolver).map_err(|e| Error::io("open", b"", e))?;
     let limits = options.limits;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Message>(decompress::IN_FLIGHT);
-    let (recycle_tx, recycle_rx) = std::sync::mpsc::sync_channel(decompress::IN_FLIGHT + 1);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Message>(tar::IN_FLIGHT);
+    let (recycle_tx, recycle_rx) = std::sync::mpsc::sync_channel(tar::IN_FLIGHT + 1);
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("layer-decompress".to_owned())
             .spawn_scoped(scope, move || {
-                decompress::pump(layer, hashes, limits, tx, recycle_rx)
+                tar::pump(layer, hashes, limits, tx, recycle_rx)
             })
             .map_err(|e| Error::Read { source: e })?;
         let archive = Archive::new(Source::new(rx, recycle_tx), limits);
@@ -117,7 +119,7 @@ struct Deferred {
     path: Vec<u8>,
     depth: usize,
     mode: u32,
-    mtime: Option<archive::Mtime>,
+    mtime: Option<tar::Mtime>,
 }
 
 /// The state of one layer being applied.
@@ -165,7 +167,7 @@ impl<'a> Layer<'a> {
             self.applied.entries += 1;
         }
         self.finish_dirs()?;
-        let (digest, diff_id) = archive.finish()?;
+        let (digest, diff_id) = archive.src.finish()?;
         if let (Some(want), Some(got)) = (&expected.digest, digest) {
             if *want != got.digest {
                 return Err(Error::DigestMismatch {
@@ -250,15 +252,7 @@ impl<'a> Layer<'a> {
     fn entry(&mut self, entry: &Entry, archive: &mut Archive) -> Result<(), Error> {
         let name = entry.name.as_slice();
         let comps = clean(name);
-        let limits = &self.options.limits;
-        if comps.len() > limits.max_depth {
-            return Err(Error::Limit {
-                limit: LimitKind::Depth,
-                max: limits.max_depth as u64,
-                actual: comps.len() as u64,
-                entry: Some(String::from_utf8_lossy(name).into_owned()),
-            });
-        }
+        // The reader has checked the depth against the limits.
         if entry.sparse {
             return Err(Error::refused(name, Refusal::Sparse));
         }

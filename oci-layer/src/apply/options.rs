@@ -3,6 +3,8 @@
 
 use oci_spec_types::digest::Digest;
 
+use crate::tar::Limits;
+
 /// How an apply behaves. `ApplyOptions::default()` is the safe choice for untrusted layers
 /// applied by root.
 #[derive(Debug, Clone, Default)]
@@ -34,37 +36,6 @@ pub enum Resolver {
     /// symbolic links lexically inside the root (the fallback of `Auto`, selectable for
     /// tests and for kernels whose `openat2` is filtered).
     Walk,
-}
-
-/// Limits on what one layer may contain. Exceeding one is an error naming the limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest PAX extended header or GNU long name/link record, in bytes.
-    pub max_record: u64,
-    /// Largest uncompressed tar stream, in bytes.
-    pub max_bytes: u64,
-    /// Largest ratio of uncompressed to compressed bytes, checked once more than
-    /// `ratio_after` uncompressed bytes have been produced.
-    pub max_ratio: u64,
-    /// The number of uncompressed bytes before `max_ratio` is enforced.
-    pub ratio_after: u64,
-    /// Largest number of tar headers (entries, PAX records and long names included).
-    pub max_entries: u64,
-    /// Largest number of components in an entry's path (after lexical cleaning).
-    pub max_depth: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_record: 1 << 20,
-            max_bytes: 64 << 30,
-            max_ratio: 1000,
-            ratio_after: 64 << 20,
-            max_entries: 4_000_000,
-            max_depth: 1024,
-        }
-    }
 }
 
 /// One contiguous range of a uid or gid mapping, as in `/proc/PID/uid_map`.

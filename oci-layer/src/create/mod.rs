@@ -30,8 +30,6 @@
 //! Hardlinks are found by device and inode among the entries written to the layer: the first
 //! in output order carries the content, the others are tar hardlinks to it.
 
-mod header;
-mod list;
 mod pgzip;
 pub(crate) mod sink;
 mod walk;
@@ -41,8 +39,6 @@ use std::path::{Path, PathBuf};
 
 use oci_spec_types::digest::Digest;
 use oci_spec_types::media_type::{self, MediaType};
-
-pub use list::{EntryKind, ListEntry, ListError, list};
 
 /// How the tar stream is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

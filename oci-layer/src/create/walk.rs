@@ -11,9 +11,10 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
-use super::header::{self, Fields, Xattrs, typeflag};
 use super::sink::Sink;
 use super::{CreateOptions, Created, Error, Warning};
+use crate::tar::header::Xattrs;
+use crate::tar::{Header, HeaderStyle, padding, typeflag};
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE: &[u8] = b".wh..wh..opq";
@@ -235,9 +236,9 @@ impl Walker<'_> {
         }
     }
 
-    fn write_header(&mut self, f: &Fields<'_>) -> Result<(), Error> {
+    fn write_header(&mut self, f: &Header<'_>) -> Result<(), Error> {
         self.hdr.clear();
-        header::encode(f, &mut self.hdr);
+        f.encode(&mut self.hdr);
         self.sink.write_all(&self.hdr).map_err(Error::Write)
     }
 
@@ -337,7 +338,8 @@ impl Walker<'_> {
             });
             return Ok(());
         };
-        let fields = Fields {
+        let fields = Header {
+            style: HeaderStyle::Layer,
             path: &path,
             typeflag,
             mode: meta.mode() & 0o7777,
@@ -385,7 +387,7 @@ impl Walker<'_> {
             self.sink.write_all(&self.buf[..n]).map_err(Error::Write)?;
             left -= n as u64;
         }
-        let pad = header::padding(size);
+        let pad = padding(size);
         if pad > 0 {
             self.sink
                 .write_all(&[0; 512][..pad])
@@ -396,7 +398,8 @@ impl Walker<'_> {
 
     fn write_whiteout(&mut self, name: &[u8]) -> Result<(), Error> {
         self.flush_pending()?;
-        let f = Fields {
+        let f = Header {
+            style: HeaderStyle::Layer,
             path: name,
             typeflag: typeflag::FILE,
             mode: 0o644,

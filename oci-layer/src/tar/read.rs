@@ -1,32 +1,147 @@
-//! A streaming tar reader for untrusted input: ustar, GNU (long names, base-256 numbers)
+//! The streaming tar reader for untrusted input: ustar, GNU (long names, base-256 numbers)
 //! and PAX (local records; global records are read and ignored), with every record size
 //! limited before it is buffered, header checksums reported with both values, and the
 //! framing rules of Go's `archive/tar` (the reader containerd, Docker and umoci share):
 //! a PAX `size` overrides the header's, and links, directories, devices and fifos carry
 //! no data whatever their size field says.
 
-use super::decompress::Source;
-use super::error::{Error, LimitKind, Malformed};
-use super::options::Limits;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use oci_spec_types::media_type::Compression;
+
+use super::decompress::{Hashes, Inline};
+use super::{Error, LimitKind, Limits, Malformed};
 
 const BLOCK: usize = 512;
 
+/// Where the reader's bytes come from: the uncompressed stream in large borrowed slices.
+pub(crate) trait Chunks {
+    /// The next available bytes; empty at the end of the stream.
+    fn fill(&mut self) -> Result<&[u8], Error>;
+    /// Marks `n` bytes of the last [`Chunks::fill`] as read.
+    fn consume(&mut self, n: usize);
+    /// Skips up to `n` bytes; returns the number skipped.
+    fn skip(&mut self, n: u64) -> Result<u64, Error> {
+        let mut left = n;
+        while left > 0 {
+            let avail = self.fill()?.len();
+            if avail == 0 {
+                break;
+            }
+            let m = usize::try_from(left).unwrap_or(usize::MAX).min(avail);
+            self.consume(m);
+            left -= m as u64;
+        }
+        Ok(n - left)
+    }
+    /// Reads the stream to its very end (a corrupt compressed tail is an error).
+    fn drain(&mut self) -> Result<(), Error> {
+        loop {
+            let n = self.fill()?.len();
+            if n == 0 {
+                return Ok(());
+            }
+            self.consume(n);
+        }
+    }
+}
+
+impl<T: Chunks + ?Sized> Chunks for Box<T> {
+    fn fill(&mut self) -> Result<&[u8], Error> {
+        (**self).fill()
+    }
+    fn consume(&mut self, n: usize) {
+        (**self).consume(n)
+    }
+    fn skip(&mut self, n: u64) -> Result<u64, Error> {
+        (**self).skip(n)
+    }
+    fn drain(&mut self) -> Result<(), Error> {
+        (**self).drain()
+    }
+}
+
+/// An uncompressed, seekable input: data is skipped by seeking, not read.
+struct Seekable<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    /// Offset of `buf[pos]` in the input.
+    offset: u64,
+    len: u64,
+}
+
+/// Read buffer of a seekable input (headers are read through it).
+const SEEKABLE_BUFFER: usize = 64 << 10;
+
+impl<R: Read + Seek> Chunks for Seekable<R> {
+    fn fill(&mut self) -> Result<&[u8], Error> {
+        if self.pos == self.buf.len() {
+            self.buf.resize(SEEKABLE_BUFFER, 0);
+            let n = loop {
+                match self.inner.read(&mut self.buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(source) => return Err(Error::Read { source }),
+                }
+            };
+            self.buf.truncate(n);
+            self.pos = 0;
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+        self.offset += n as u64;
+    }
+
+    fn skip(&mut self, n: u64) -> Result<u64, Error> {
+        let buffered = (self.buf.len() - self.pos) as u64;
+        if n <= buffered {
+            self.consume(n as usize);
+            return Ok(n);
+        }
+        let target = self.offset.saturating_add(n).min(self.len.max(self.offset));
+        self.inner
+            .seek(SeekFrom::Start(target))
+            .map_err(|source| Error::Read { source })?;
+        let skipped = target - self.offset;
+        self.buf.clear();
+        self.pos = 0;
+        self.offset = target;
+        Ok(skipped)
+    }
+
+    fn drain(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
 /// The type of an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
+    /// A regular file (type `0`, `7` or NUL; NUL with a name ending in `/` is a directory).
     File,
+    /// A directory (`5`).
     Dir,
+    /// A symbolic link (`2`).
     Symlink,
+    /// A hard link to an earlier entry (`1`).
     Hardlink,
+    /// A character device (`3`).
     Char,
+    /// A block device (`4`).
     Block,
+    /// A fifo (`6`).
     Fifo,
-    /// Any other type flag: its data is skipped.
+    /// Any other type flag: its data is read like a file's.
     Other(u8),
 }
 
 impl Kind {
-    pub(crate) fn name(self) -> &'static str {
+    /// The kind in words, for messages (`regular file`, `directory`, ...).
+    pub fn name(self) -> &'static str {
         match self {
             Kind::File => "regular file",
             Kind::Dir => "directory",
@@ -39,6 +154,7 @@ impl Kind {
         }
     }
 
+    /// Types that carry no data whatever their size field says (Go's `isHeaderOnlyType`).
     fn header_only(self) -> bool {
         matches!(
             self,
@@ -49,26 +165,44 @@ impl Kind {
 
 /// A modification time: seconds since the epoch and nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Mtime {
+pub struct Mtime {
+    /// Whole seconds since the epoch (negative before 1970).
     pub secs: i64,
+    /// Nanoseconds, below one billion.
     pub nanos: u32,
 }
 
 /// One entry's header, everything merged (PAX over GNU over ustar).
-#[derive(Debug, Clone)]
-pub(crate) struct Entry {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The name as written (PAX `path`, else GNU long name, else ustar prefix and name),
+    /// up to its first NUL.
     pub name: Vec<u8>,
+    /// The link target (PAX `linkpath`, GNU long link or the header field); empty when
+    /// there is none.
     pub link: Vec<u8>,
+    /// What the entry is.
     pub kind: Kind,
+    /// Permission bits with setuid, setgid and sticky.
     pub mode: u32,
+    /// Numeric owner.
     pub uid: u64,
+    /// Numeric group.
     pub gid: u64,
+    /// Modification time.
     pub mtime: Mtime,
-    /// Bytes of data that follow (0 for header-only types).
+    /// Bytes of data that follow: the PAX `size` if any, else the header's; 0 for links,
+    /// directories, devices and fifos.
     pub size: u64,
+    /// Offset of the entry's data in the uncompressed stream.
+    pub data_offset: u64,
+    /// Major device number (devices only, else 0).
     pub dev_major: u32,
+    /// Minor device number (devices only, else 0).
     pub dev_minor: u32,
+    /// Extended attributes from PAX `SCHILY.xattr.*` records, in record order.
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// A GNU sparse file (type `S` or `GNU.sparse.*` records), which nothing here expands.
     pub sparse: bool,
 }
 
@@ -84,11 +218,122 @@ struct Pax {
     sparse: bool,
 }
 
-/// Reads entries one after the other; the data of the current entry is read with
-/// [`Archive::copy_data`] or skipped by the next call to [`Archive::next`].
-pub(crate) struct Archive {
-    src: Source,
+/// Reads a tar stream entry by entry, within [`Limits`]: the compression (gzip, including
+/// multi-member streams, zstd or none) is sniffed from the first bytes, and the data of the
+/// current entry is read with [`Reader::read_data`] or [`Reader::copy_data`], or skipped by
+/// the next call to [`Reader::next`]. Nothing is buffered beyond one record (at most
+/// [`Limits::max_record`]) and one chunk of the stream.
+///
+/// A stream ends with a zero block (a second one, or the end of the stream, must follow);
+/// a stream that ends elsewhere is [`Error::Truncated`]. [`Reader::finish`] reads what
+/// follows the end marker (ignored, but a compressed stream must decode to its end).
+pub struct Reader<'a> {
+    archive: Archive<Box<dyn Chunks + 'a>>,
+    compression: Compression,
+}
+
+impl std::fmt::Debug for Reader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("compression", &self.compression)
+            .field("offset", &self.archive.offset)
+            .field("limits", &self.archive.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over `input`, plain or compressed (sniffed from its first bytes). Reading
+    /// the first bytes may fail.
+    pub fn new(input: impl Read + 'a, limits: Limits) -> Result<Reader<'a>, Error> {
+        Reader::inline(Inline::new(input, Hashes::default(), limits, None)?, limits)
+    }
+
+    /// Like [`Reader::new`], and every uncompressed byte is also written to `copy` as it
+    /// is read, after the size and ratio limits passed: so a compression bomb is refused
+    /// before it fills the disk `copy` writes to.
+    pub fn decompressing_into(
+        input: impl Read + 'a,
+        limits: Limits,
+        copy: &'a mut dyn Write,
+    ) -> Result<Reader<'a>, Error> {
+        Reader::inline(
+            Inline::new(input, Hashes::default(), limits, Some(copy))?,
+            limits,
+        )
+    }
+
+    /// A reader over an uncompressed tar that can seek (a file): entry data that is not
+    /// read is skipped by seeking.
+    pub fn seekable(mut input: impl Read + Seek + 'a, limits: Limits) -> Result<Reader<'a>, Error> {
+        let read = |source| Error::Read { source };
+        let len = input.seek(SeekFrom::End(0)).map_err(read)?;
+        input.seek(SeekFrom::Start(0)).map_err(read)?;
+        let src = Seekable {
+            inner: input,
+            buf: Vec::new(),
+            pos: 0,
+            offset: 0,
+            len,
+        };
+        Ok(Reader {
+            archive: Archive::new(Box::new(src), limits),
+            compression: Compression::None,
+        })
+    }
+
+    fn inline<R: Read + 'a>(src: Inline<'a, R>, limits: Limits) -> Result<Reader<'a>, Error> {
+        let compression = src.compression();
+        Ok(Reader {
+            archive: Archive::new(Box::new(src), limits),
+            compression,
+        })
+    }
+
+    /// The compression of the input.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The next entry (PAX records and GNU long names applied), or `None` after the
+    /// end-of-archive marker. The data of the previous entry not read is skipped.
+    #[allow(clippy::should_implement_trait)] // fallible, and ends on a marker: not an Iterator
+    pub fn next(&mut self) -> Result<Option<Entry>, Error> {
+        self.archive.next()
+    }
+
+    /// Reads data of the current entry into `buf`; 0 at the end of its data.
+    pub fn read_data(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.archive.read_data(buf)
+    }
+
+    /// Passes the rest of the current entry's data to `sink` in slices, in order.
+    pub fn copy_data<E: From<Error>>(
+        &mut self,
+        sink: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.archive.copy_data(sink)
+    }
+
+    /// Offset of the next byte in the uncompressed stream.
+    pub fn offset(&self) -> u64 {
+        self.archive.offset
+    }
+
+    /// Reads the input to its end (what follows the end-of-archive marker is ignored, but
+    /// a compressed stream must decode to its end and stay within the limits).
+    pub fn finish(mut self) -> Result<(), Error> {
+        self.archive.src.drain()
+    }
+}
+
+/// The reader over any chunk source (the threaded decompressor of `layer apply`, or the
+/// boxed sources of [`Reader`]).
+pub(crate) struct Archive<S> {
+    pub(crate) src: S,
     limits: Limits,
+    /// Offset of the next byte of `src` in the uncompressed stream.
+    offset: u64,
     headers: u64,
     /// Data bytes of the current entry not yet read.
     remaining: u64,
@@ -96,27 +341,43 @@ pub(crate) struct Archive {
     padding: u64,
 }
 
-impl Archive {
-    pub(crate) fn new(src: Source, limits: Limits) -> Archive {
+impl<S: Chunks> Archive<S> {
+    pub(crate) fn new(src: S, limits: Limits) -> Archive<S> {
         Archive {
             src,
             limits,
+            offset: 0,
             headers: 0,
             remaining: 0,
             padding: 0,
         }
     }
 
-    /// Reads the rest of the stream; returns the measured digests.
-    pub(crate) fn finish(
-        self,
-    ) -> Result<(Option<oci_digest::Measured>, Option<oci_digest::Measured>), Error> {
-        self.src.finish()
+    fn consume(&mut self, n: usize) {
+        self.src.consume(n);
+        self.offset += n as u64;
+    }
+
+    /// Fills `buf` as far as the stream goes; returns the number of bytes read.
+    fn read_full(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        let mut n = 0;
+        while n < buf.len() {
+            let avail = self.src.fill()?;
+            if avail.is_empty() {
+                break;
+            }
+            let m = avail.len().min(buf.len() - n);
+            buf[n..n + m].copy_from_slice(&avail[..m]);
+            self.consume(m);
+            n += m;
+        }
+        Ok(n)
     }
 
     fn skip_exact(&mut self, n: u64) -> Result<(), Error> {
-        let offset = self.src.offset();
+        let offset = self.offset;
         let got = self.src.skip(n)?;
+        self.offset += got;
         if got < n {
             return Err(Error::Truncated {
                 offset,
@@ -128,28 +389,53 @@ impl Archive {
     }
 
     /// Passes the current entry's data to `sink` in slices, in order.
-    pub(crate) fn copy_data(
+    pub(crate) fn copy_data<E: From<Error>>(
         &mut self,
-        mut sink: impl FnMut(&[u8]) -> Result<(), Error>,
-    ) -> Result<(), Error> {
+        mut sink: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         while self.remaining > 0 {
-            let offset = self.src.offset();
+            let offset = self.offset;
             let avail = self.src.fill()?;
             if avail.is_empty() {
                 return Err(Error::Truncated {
                     offset,
                     expected: self.remaining,
                     actual: 0,
-                });
+                }
+                .into());
             }
             let n = usize::try_from(self.remaining)
                 .unwrap_or(usize::MAX)
                 .min(avail.len());
             sink(&avail[..n])?;
-            self.src.consume(n);
+            self.consume(n);
             self.remaining -= n as u64;
         }
         Ok(())
+    }
+
+    /// Reads data of the current entry into `buf`.
+    fn read_data(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let offset = self.offset;
+        let avail = self.src.fill()?;
+        if avail.is_empty() {
+            return Err(Error::Truncated {
+                offset,
+                expected: self.remaining,
+                actual: 0,
+            });
+        }
+        let n = usize::try_from(self.remaining)
+            .unwrap_or(usize::MAX)
+            .min(avail.len())
+            .min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        self.remaining -= n as u64;
+        Ok(n)
     }
 
     /// Reads a whole record (PAX or long name) after checking its size.
@@ -164,8 +450,8 @@ impl Archive {
         }
         let len = usize::try_from(size).unwrap_or(usize::MAX);
         let mut buf = vec![0; len];
-        let offset = self.src.offset();
-        let got = self.src.read_full(&mut buf)?;
+        let offset = self.offset;
+        let got = self.read_full(&mut buf)?;
         if got < len {
             return Err(Error::Truncated {
                 offset,
@@ -184,9 +470,9 @@ impl Archive {
     /// of the stream (both accepted, as Go's reader does); anything else is an error, so
     /// no entry hides behind a lone zero block.
     fn end_marker(&mut self) -> Result<(), Error> {
-        let offset = self.src.offset();
+        let offset = self.offset;
         let mut block = [0u8; BLOCK];
-        let got = self.src.read_full(&mut block)?;
+        let got = self.read_full(&mut block)?;
         if got == 0 || (got == BLOCK && block.iter().all(|&b| b == 0)) {
             Ok(())
         } else if got < BLOCK {
@@ -213,9 +499,9 @@ impl Archive {
         let mut long_name: Option<Vec<u8>> = None;
         let mut long_link: Option<Vec<u8>> = None;
         loop {
-            let offset = self.src.offset();
+            let offset = self.offset;
             let mut block = [0u8; BLOCK];
-            let got = self.src.read_full(&mut block)?;
+            let got = self.read_full(&mut block)?;
             if got < BLOCK {
                 return Err(Error::Truncated {
                     offset,
@@ -291,6 +577,15 @@ impl Archive {
                     what: Malformed::EmptyName,
                 });
             }
+            let depth = depth(&name);
+            if depth > self.limits.max_depth {
+                return Err(Error::Limit {
+                    limit: LimitKind::Depth,
+                    max: self.limits.max_depth as u64,
+                    actual: depth as u64,
+                    entry: Some(String::from_utf8_lossy(&name).into_owned()),
+                });
+            }
             let link = pax
                 .linkpath
                 .take()
@@ -346,6 +641,7 @@ impl Archive {
                 gid,
                 mtime,
                 size: self.remaining,
+                data_offset: self.offset,
                 dev_major,
                 dev_minor,
                 xattrs: std::mem::take(&mut pax.xattrs),
@@ -353,6 +649,20 @@ impl Archive {
             }));
         }
     }
+}
+
+/// The number of components of a path after lexical cleaning (`.` and empty components
+/// dropped, `..` going up but never above the root).
+fn depth(name: &[u8]) -> usize {
+    let mut depth = 0usize;
+    for part in name.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => depth = depth.saturating_sub(1),
+            _ => depth += 1,
+        }
+    }
+    depth
 }
 
 /// A NUL-terminated header field.
