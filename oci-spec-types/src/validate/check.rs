@@ -393,9 +393,9 @@ fn size_value(cx: &mut Cx, node: Option<&Node>, ptr: &str) -> Option<u64> {
 /// Checks `urls`: an array of RFC 3986 URIs (D10), http or https (D11, a warning).
 fn urls(cx: &mut Cx, node: &Node, ptr: &str) {
     for (p, url) in opt_string_array(cx, node, ptr, "urls", "D10", false) {
-        match fluent_uri::Uri::parse(url) {
+        match iri_string::types::UriStr::new(url) {
             Ok(uri) => {
-                let scheme = uri.scheme().as_str();
+                let scheme = uri.scheme_str();
                 if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
                     cx.warn(
                         &p,

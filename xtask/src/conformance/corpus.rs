@@ -204,7 +204,7 @@ pub fn run(dir: &Path) -> anyhow::Result<bool> {
     }
     ok &= report(
         "reference.jsonl",
-        reference::run_corpus(&dir.join("reference.jsonl")),
+        reference::run_corpus(&dir.join("reference.jsonl")).map_err(Into::into),
     );
     println!("corpus: {total} vectors: {agree} agree, {disagree} disagree, {excused} excused");
     Ok(ok)
