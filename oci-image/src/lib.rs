@@ -4,8 +4,6 @@
 mod build;
 mod bundle;
 mod copy;
-mod discover;
-mod docker_archive;
 mod edit;
 mod fsck;
 mod gc;
@@ -26,12 +24,8 @@ pub use bundle::{
     ROOTFS_DIR, RootfsFiles, SeedError, UserDb, VOLUMES_DIR, Volume, runtime_config, seed_volumes,
     write_config,
 };
-pub use copy::{
-    Copied, CopyError, CopyOptions, Endpoint, EndpointError, Format, LayoutSource,
-    OciArchiveSource, Platforms, SourceError, TRANSPORTS, copy,
-};
-pub use discover::{DiscoverSource, DiscoverSourceError};
-pub use docker_archive::{
+pub use copy::{Copied, CopyError, CopyOptions, Format, Platforms, copy, copy_image, copy_to};
+pub use transport::docker_archive::{
     DOCKER_LAYER_TAR, DockerArchiveError, DockerArchiveSource, DockerArchiveWritten,
     write_docker_archive,
 };
@@ -51,7 +45,13 @@ pub use resolve::{
     BlobError, MAX_DEPTH, MAX_DOCUMENT_SIZE, ResolveError, platform_string, select_entry,
 };
 pub use tag::TagError;
-pub use transport::{BlobOpenError, BlobReader, ReferrersError, Source, read_error};
+pub use transport::{
+    BlobOpenError, BlobReader, BlobSink, Capabilities, Destination, DestinationError,
+    DiscoverSource, DiscoverSourceError, DockerArchiveDestination, Endpoint, EndpointError,
+    LayoutDestination, LayoutSource, OciArchiveDestination, OciArchiveSource, OpenOptions,
+    ReferrersError, Source, SourceError, TRANSPORTS, archive_lock_path, open_destination,
+    open_endpoint, open_endpoint_destination, open_source, read_error,
+};
 pub use unpack::{
     BundleDirOptions, Bundled, Event as UnpackEvent, Progress, ProgressFn, STAGING_INFIX,
     UnpackError, UnpackOptions, Unpacked, bundle, unpack,

@@ -9,6 +9,7 @@
 //! | manifest list `application/vnd.docker.distribution.manifest.list.v2+json` | image index |
 //! | config `application/vnd.docker.container.image.v1+json` | `application/vnd.oci.image.config.v1+json` |
 //! | layer `application/vnd.docker.image.rootfs.diff.tar.gzip` | `application/vnd.oci.image.layer.v1.tar+gzip` |
+//! | uncompressed layer `application/vnd.docker.image.rootfs.diff.tar` | `application/vnd.oci.image.layer.v1.tar` (as containers/image maps it) |
 //! | foreign layer `application/vnd.docker.image.rootfs.foreign.diff.tar.gzip` | `application/vnd.oci.image.layer.nondistributable.v1.tar+gzip` |
 //!
 //! Only descriptors of the config and the layers are relabelled: their blobs are the same
@@ -23,8 +24,8 @@
 //!
 //! To OCI ([`ToOciError`]): a `schemaVersion` other than 2; a top-level `mediaType` other
 //! than the Docker one; a config type other than the Docker or OCI config (its content
-//! has no OCI reading, M8); a layer type with no OCI equivalent (for example the
-//! uncompressed `application/vnd.docker.image.rootfs.diff.tar`); top-level `annotations`,
+//! has no OCI reading, M8); a layer type with no OCI equivalent (for example
+//! `application/vnd.docker.image.rootfs.diff.tar.zstd`); top-level `annotations`,
 //! `artifactType` or `subject` members, which Docker does not define and which would
 //! change meaning by becoming OCI fields.
 //!
@@ -32,8 +33,8 @@
 //! other than the OCI one (absent is fine); `artifactType` and `subject` (no Docker
 //! equivalent); non-empty `annotations` on the manifest, index or any descriptor (an
 //! empty map carries nothing and is dropped); `data` and `artifactType` on any descriptor;
-//! a config type other than the OCI image config (artifacts); layers in zstd, plain tar,
-//! nondistributable tar or zstd, or any unknown type (Docker only has gzip); index entries
+//! a config type other than the OCI image config (artifacts); layers in zstd,
+//! nondistributable tar or zstd, or any unknown type (Docker has gzip and plain tar); index entries
 //! without `platform` (the manifest list requires it).
 
 use std::collections::BTreeMap;
@@ -169,6 +170,7 @@ pub enum ToDockerError {
 pub fn oci_layer_type(docker: &str) -> Option<&'static str> {
     match docker {
         media_type::DOCKER_LAYER_GZIP => Some(media_type::LAYER_TAR_GZIP),
+        media_type::DOCKER_LAYER_TAR => Some(media_type::LAYER_TAR),
         media_type::DOCKER_FOREIGN_LAYER_GZIP => Some(media_type::LAYER_NONDISTRIBUTABLE_TAR_GZIP),
         _ => None,
     }
@@ -178,6 +180,7 @@ pub fn oci_layer_type(docker: &str) -> Option<&'static str> {
 pub fn docker_layer_type(oci: &str) -> Option<&'static str> {
     match oci {
         media_type::LAYER_TAR_GZIP => Some(media_type::DOCKER_LAYER_GZIP),
+        media_type::LAYER_TAR => Some(media_type::DOCKER_LAYER_TAR),
         media_type::LAYER_NONDISTRIBUTABLE_TAR_GZIP => Some(media_type::DOCKER_FOREIGN_LAYER_GZIP),
         _ => None,
     }

@@ -47,6 +47,9 @@ pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.mani
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 /// Docker gzip layer (interchangeable with [`LAYER_TAR_GZIP`], T5).
 pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+/// Docker uncompressed layer (distribution's `schema2.MediaTypeUncompressedLayer`,
+/// interchangeable with [`LAYER_TAR`] as containers/image treats it).
+pub const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
 /// Docker foreign (non-distributable) gzip layer.
 pub const DOCKER_FOREIGN_LAYER_GZIP: &str =
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
@@ -167,7 +170,7 @@ impl MediaType {
     /// The compression of a known layer type, `None` when this is not a known layer type.
     pub fn layer_compression(&self) -> Option<Compression> {
         match self.as_str() {
-            LAYER_TAR | LAYER_NONDISTRIBUTABLE_TAR => Some(Compression::None),
+            LAYER_TAR | LAYER_NONDISTRIBUTABLE_TAR | DOCKER_LAYER_TAR => Some(Compression::None),
             LAYER_TAR_GZIP
             | LAYER_NONDISTRIBUTABLE_TAR_GZIP
             | DOCKER_LAYER_GZIP

@@ -2,9 +2,7 @@
 //! [--platform P | --all-platforms] [--json]`: copies an image between `oci:`,
 //! `oci-archive:`, `docker-archive:` and (as a source) `discover:` endpoints.
 
-use std::path::{Path, PathBuf};
-
-use oci_image::{CopyOptions, Endpoint, Format, LayoutSource, OciArchiveSource, Platforms, Source};
+use oci_image::{CopyOptions, Endpoint, Format, OpenOptions, Platforms};
 use oci_spec_types::Platform;
 
 use super::init::{fail, parse_platform};
@@ -58,8 +56,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let source_endpoint = Endpoint::parse(&args.source)?;
-    let destination = Endpoint::parse(&args.destination)?;
     let compress = args
         .compress
         .map(|kind| compression(kind, args.level, GZIP_DEFAULT))
@@ -67,41 +63,21 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let format = match args.format {
         Some(FormatArg::Oci) => Some(Format::Oci),
         Some(FormatArg::Docker) => Some(Format::Docker),
-        None => source_endpoint.default_format(&destination),
+        None => None,
     };
     let platforms = if args.all_platforms {
         Platforms::All
     } else {
         Platforms::One(args.platform.clone())
     };
-    // Temp files (a decompressed archive) go beside the destination, and are removed
-    // when the source is dropped.
-    let scratch = scratch_dir(&destination);
-    let source: Box<dyn Source> = match &source_endpoint {
-        Endpoint::Oci(name) => match LayoutSource::open(name, args.platform.as_ref()) {
-            Ok(s) => Box::new(s),
-            Err(e) => return fail("copy", e.is_check_failure(), e),
-        },
-        Endpoint::OciArchive { file, reference } => {
-            match OciArchiveSource::open(file, reference.as_ref(), args.platform.as_ref(), &scratch)
-            {
-                Ok(s) => Box::new(s),
-                Err(e) => return fail("copy", e.is_check_failure(), e),
-            }
-        }
-        Endpoint::DockerArchive { file, name } => {
-            match oci_image::DockerArchiveSource::open(file, name.as_deref(), &scratch) {
-                Ok(s) => Box::new(s),
-                Err(e) => return fail("copy", e.is_check_failure(), e),
-            }
-        }
-        Endpoint::Discover(name) => {
-            let discoverer = args.net.discoverer(args.net.connect_to()?)?;
-            match oci_image::DiscoverSource::open(name, discoverer, args.platform.as_ref()) {
-                Ok(s) => Box::new(s),
-                Err(e) => return fail("copy", e.is_check_failure(), e),
-            }
-        }
+    // Discovery's network options, read only for a discover: source.
+    let discoverer = match Endpoint::parse_image(&args.source) {
+        Ok(Endpoint::Discover(_)) => Some(args.net.discoverer(args.net.connect_to()?)?),
+        _ => None,
+    };
+    let open = OpenOptions {
+        scratch: None,
+        discoverer,
     };
     let options = CopyOptions {
         format,
@@ -110,9 +86,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         threads: 0,
         progress: progress(),
     };
-    let result = oci_image::copy(source.as_ref(), &destination, &options);
+    let result = oci_image::copy_image(&args.source, &args.destination, &open, &options);
     end_progress(&options.progress);
-    drop(source);
     let copied = match result {
         Ok(copied) => copied,
         Err(e) => {
@@ -134,18 +109,4 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         );
     }
     Ok(Outcome::Ok)
-}
-
-/// Where temp files go: beside the destination (never /tmp, a tmpfs).
-fn scratch_dir(destination: &Endpoint) -> PathBuf {
-    let path: &Path = match destination {
-        Endpoint::Oci(name) => &name.dir,
-        Endpoint::OciArchive { file, .. } | Endpoint::DockerArchive { file, .. } => file,
-        Endpoint::Discover(_) => Path::new("."),
-    };
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    match absolute.parent() {
-        Some(parent) if parent.is_dir() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }

@@ -2,12 +2,10 @@
 //! write the blobs into the destination (skipping those already there), and tag last.
 
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
 
 use oci_digest::{Measured, PutError, VerifyError};
 use oci_layer::Compression;
 use oci_layer::recompress::{RecompressError, RecompressOptions, recompress};
-use oci_spec_types::annotations::REF_NAME;
 use oci_spec_types::docker::{DockerManifest, DockerManifestList, ToDockerError, ToOciError};
 use oci_spec_types::document::{AnyManifest, AnyManifestError, ManifestKind, ParseError};
 use oci_spec_types::media_type::{self, MediaType};
@@ -16,16 +14,13 @@ use oci_spec_types::{
     PlatformMatcher,
 };
 
-use super::archive;
-use super::endpoint::Endpoint;
-use super::sources::SourceError;
-use crate::docker_archive::DOCKER_LAYER_TAR;
-use crate::layout::{IndexError, InitError, Layout, LockError, WriteError};
-use crate::name::{Reference, is_valid_tag};
 use crate::resolve::{MAX_DEPTH, MAX_DOCUMENT_SIZE, platform_string};
-use crate::tar_index::TarIndexError;
 use crate::transport::{BlobOpenError, Source, read_error};
-use crate::unpack::{Event, Progress};
+use crate::transport::{
+    Destination, DestinationError, Endpoint, OpenOptions, SourceError, open_endpoint,
+    open_endpoint_destination, scratch_dir_of,
+};
+use crate::{Progress, UnpackEvent as Event};
 
 /// The manifest format a copy writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,62 +204,22 @@ pub enum CopyError {
         destination: String,
     },
     /// A blob could not be stored at the destination.
-    #[error("cannot store blob {digest} in {}", dir.display())]
+    #[error("cannot store blob {digest} in {destination}")]
     Store {
         /// The blob.
         digest: Digest,
-        /// The destination layout (or temp layout of an archive).
-        dir: PathBuf,
+        /// The destination, as [`Destination::describe`] gives it.
+        destination: String,
         /// The cause.
         #[source]
         source: Box<PutError>,
     },
-    /// The destination layout could not be opened or created.
+    /// The destination could not be opened, or could not name the image.
     #[error(transparent)]
-    Layout(#[from] InitError),
-    /// The destination layout could not be locked.
+    Destination(#[from] DestinationError),
+    /// The source could not be opened ([`copy_image`]).
     #[error(transparent)]
-    Lock(#[from] LockError),
-    /// The destination's `index.json` could not be read.
-    #[error(transparent)]
-    Index(#[from] IndexError),
-    /// The destination's `index.json` could not be written.
-    #[error(transparent)]
-    Write(#[from] WriteError),
-    /// An existing destination archive could not be read.
-    #[error("existing destination archive")]
-    ExistingArchive(#[source] SourceError),
-    /// An existing destination archive holds a damaged blob.
-    #[error("existing destination archive {}: blob {digest}", file.display())]
-    ExistingBlob {
-        /// The archive.
-        file: PathBuf,
-        /// The blob.
-        digest: Digest,
-        /// The cause.
-        #[source]
-        source: Box<PutError>,
-    },
-    /// The docker-archive could not be written.
-    #[error(transparent)]
-    DockerArchive(#[from] crate::docker_archive::DockerArchiveError),
-    /// A file operation at the destination failed.
-    #[error("cannot {action} {}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path involved.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-}
-
-impl From<TarIndexError> for CopyError {
-    fn from(e: TarIndexError) -> CopyError {
-        CopyError::ExistingArchive(SourceError::Archive(e))
-    }
+    Source(#[from] SourceError),
 }
 
 impl CopyError {
@@ -283,22 +238,16 @@ impl CopyError {
             | CopyError::TooDeep { .. }
             | CopyError::InvalidTag { .. } => true,
             CopyError::Recompress { source, .. } => source.is_check_failure(),
-            CopyError::Store { source, .. } | CopyError::ExistingBlob { source, .. } => {
+            CopyError::Store { source, .. } => {
                 matches!(**source, PutError::Mismatch(_) | PutError::Unverifiable(_))
             }
-            CopyError::Layout(InitError::Open(e)) => e.is_check_failure(),
-            CopyError::Index(e) => e.is_check_failure(),
-            CopyError::ExistingArchive(e) => e.is_check_failure(),
-            CopyError::DockerArchive(e) => e.is_check_failure(),
+            CopyError::Destination(e) => e.is_check_failure(),
+            CopyError::Source(e) => e.is_check_failure(),
             CopyError::NoPlatform { .. }
             | CopyError::DigestDestination { .. }
             | CopyError::DiscoverDestination { .. }
             | CopyError::AllPlatformsToDockerArchive { .. }
-            | CopyError::Level { .. }
-            | CopyError::Layout(_)
-            | CopyError::Lock(_)
-            | CopyError::Write(_)
-            | CopyError::Io { .. } => false,
+            | CopyError::Level { .. } => false,
         }
     }
 
@@ -311,8 +260,7 @@ impl CopyError {
             | CopyError::ToDocker { digest, .. }
             | CopyError::ToOci { digest, .. }
             | CopyError::TooDeep { digest }
-            | CopyError::Store { digest, .. }
-            | CopyError::ExistingBlob { digest, .. } => Some(digest),
+            | CopyError::Store { digest, .. } => Some(digest),
             CopyError::LayerCount { manifest, .. } => Some(manifest),
             CopyError::Recompress { layer, .. } => Some(layer),
             CopyError::NoPlatform { index, .. } => Some(index),
@@ -350,153 +298,107 @@ pub fn copy(
     destination: &Endpoint,
     options: &CopyOptions,
 ) -> Result<Copied, CopyError> {
-    let target_docker = matches!(destination, Endpoint::DockerArchive { .. })
-        || options.format == Some(Format::Docker);
+    check_options(destination_is_docker(destination), options)?;
+    if let (Endpoint::DockerArchive { .. }, Platforms::All) = (destination, &options.platforms) {
+        return Err(CopyError::AllPlatformsToDockerArchive {
+            destination: destination.to_string(),
+        });
+    }
+    let opened = open_endpoint_destination(destination).map_err(|e| match e {
+        DestinationError::DigestReference { destination } => CopyError::DigestDestination {
+            destination: destination.to_string(),
+        },
+        DestinationError::InvalidTag { tag } => CopyError::InvalidTag { tag },
+        DestinationError::NotWritable { name } => CopyError::DiscoverDestination { name },
+        other => CopyError::Destination(other),
+    })?;
+    copy_to(source, opened, options)
+}
+
+/// `ocimg copy SRC DST` as one call: parses both image names (a bare `DIR[:REF]` is a
+/// layout), opens the source (temp files of a compressed archive go beside the
+/// destination unless `open.scratch` says where), and copies as [`copy`] does. Without a
+/// format in `options`, the one [`Endpoint::default_format`] gives.
+pub fn copy_image(
+    source: &str,
+    destination: &str,
+    open: &OpenOptions,
+    options: &CopyOptions,
+) -> Result<Copied, CopyError> {
+    let source_endpoint = Endpoint::parse_image(source).map_err(SourceError::from)?;
+    let destination = Endpoint::parse_image(destination).map_err(DestinationError::from)?;
+    let mut open = open.clone();
+    if open.scratch.is_none() {
+        open.scratch = Some(match &destination {
+            Endpoint::Oci(name) => scratch_dir_of(&name.dir),
+            Endpoint::OciArchive { file, .. } | Endpoint::DockerArchive { file, .. } => {
+                scratch_dir_of(file)
+            }
+            Endpoint::Discover(_) => std::path::PathBuf::from("."),
+        });
+    }
+    let mut options = options.clone();
+    if options.format.is_none() {
+        options.format = source_endpoint.default_format(&destination);
+    }
+    let opened = open_endpoint(&source_endpoint, &open)?;
+    copy(opened.as_ref(), &destination, &options)
+}
+
+fn destination_is_docker(destination: &Endpoint) -> bool {
+    matches!(destination, Endpoint::DockerArchive { .. })
+}
+
+/// Refuses options that contradict each other or the destination (before anything is
+/// read or written).
+fn check_options(docker_destination: bool, options: &CopyOptions) -> Result<(), CopyError> {
+    let target_docker = docker_destination || options.format == Some(Format::Docker);
     if target_docker && matches!(options.compress, Some(Compression::Zstd { .. })) {
         return Err(CopyError::ZstdInDocker);
     }
     match options.compress {
-        Some(Compression::Gzip { level }) if level > 9 => {
-            return Err(CopyError::Level {
-                compression: "gzip",
-                level: i64::from(level),
-            });
-        }
+        Some(Compression::Gzip { level }) if level > 9 => Err(CopyError::Level {
+            compression: "gzip",
+            level: i64::from(level),
+        }),
         Some(Compression::Zstd { level }) if !zstd::compression_level_range().contains(&level) => {
-            return Err(CopyError::Level {
+            Err(CopyError::Level {
                 compression: "zstd",
                 level: i64::from(level),
-            });
-        }
-        _ => {}
-    }
-    match destination {
-        Endpoint::Oci(name) => {
-            let tag = destination_tag(destination, name.reference.as_ref())?;
-            let layout = Layout::open_or_init(&name.dir)?;
-            let mut engine = Engine::new(source, &layout, options);
-            let root = engine.run()?;
-            set_entry(&layout, &root, tag.as_deref())?;
-            Ok(engine.finish(root))
-        }
-        Endpoint::OciArchive { file, reference } => {
-            let tag = destination_tag(destination, reference.as_ref())?;
-            let scratch = scratch_beside(file)?;
-            let layout = Layout::init(scratch.path().join("layout"))?;
-            archive::import(file, &layout, scratch.path())?;
-            let mut engine = Engine::new(source, &layout, options);
-            let root = engine.run()?;
-            set_entry(&layout, &root, tag.as_deref())?;
-            archive::write(&layout, file)?;
-            Ok(engine.finish(root))
-        }
-        Endpoint::DockerArchive { file, name } => {
-            if options.platforms == Platforms::All {
-                return Err(CopyError::AllPlatformsToDockerArchive {
-                    destination: destination.to_string(),
-                });
-            }
-            let (manifest, _, parsed) = select(source, &options.platforms, source.root())?;
-            let scratch = scratch_beside(file)?;
-            let repo_tags: Vec<String> = name.iter().cloned().collect();
-            let written = crate::docker_archive::write_docker_archive(
-                source,
-                &manifest,
-                &repo_tags,
-                file,
-                scratch.path(),
-            )?;
-            let copied = u64::try_from(written.layers).unwrap_or(u64::MAX) + 1;
-            let size = parsed
-                .config()
-                .filter(|c| c.digest == written.config)
-                .map_or(0, |c| c.size);
-            Ok(Copied {
-                descriptor: Descriptor::new(
-                    media_type::DOCKER_CONFIG,
-                    written.config.clone(),
-                    size,
-                ),
-                digest: written.config,
-                copied,
-                skipped: 0,
             })
         }
-        Endpoint::Discover(name) => Err(CopyError::DiscoverDestination { name: name.clone() }),
+        _ => Ok(()),
     }
 }
 
-/// The tag a destination asks for; a digest is refused, an invalid tag too.
-fn destination_tag(
-    destination: &Endpoint,
-    reference: Option<&Reference>,
-) -> Result<Option<String>, CopyError> {
-    match reference {
-        None => Ok(None),
-        Some(Reference::Digest(_)) => Err(CopyError::DigestDestination {
-            destination: destination.to_string(),
-        }),
-        Some(Reference::Tag(tag)) if !is_valid_tag(tag) => {
-            Err(CopyError::InvalidTag { tag: tag.clone() })
-        }
-        Some(Reference::Tag(tag)) => Ok(Some(tag.clone())),
+/// Copies the image (or index) `source` names into an opened destination, which names it
+/// last ([`Destination::commit`]); see [`copy`]. With [`Platforms::All`], every image
+/// under the index is checked against what the destination and format can hold before
+/// any blob is copied.
+pub fn copy_to(
+    source: &dyn Source,
+    destination: Box<dyn Destination>,
+    options: &CopyOptions,
+) -> Result<Copied, CopyError> {
+    let capabilities = destination.capabilities();
+    check_options(!capabilities.zstd, options)?;
+    if options.platforms == Platforms::All && !capabilities.indexes {
+        return Err(CopyError::AllPlatformsToDockerArchive {
+            destination: destination.describe(),
+        });
     }
-}
-
-/// A temp directory beside `file` (never in /tmp: a tmpfs), removed when dropped.
-pub(crate) fn scratch_beside(file: &Path) -> Result<tempfile::TempDir, CopyError> {
-    let parent = match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
+    let (root, copied, skipped) = {
+        let mut engine = Engine::new(source, destination.as_ref(), options);
+        let root = engine.run()?;
+        (root, engine.copied, engine.skipped)
     };
-    tempfile::Builder::new()
-        .prefix(".ocimg-copy-")
-        .tempdir_in(parent)
-        .map_err(|source| CopyError::Io {
-            action: "create a temp directory in",
-            path: parent.to_path_buf(),
-            source,
-        })
-}
-
-/// Writes `root` into `index.json` under the layout lock: with a tag, replacing every
-/// entry of that tag (the new entry takes the place of the first); without, added unless
-/// an untagged entry of that digest is already there.
-pub(crate) fn set_entry(
-    layout: &Layout,
-    root: &Descriptor,
-    tag: Option<&str>,
-) -> Result<(), CopyError> {
-    let mut entry = root.clone();
-    if let Some(annotations) = &mut entry.annotations {
-        annotations.remove(REF_NAME);
-    }
-    if let Some(tag) = tag {
-        entry
-            .annotations
-            .get_or_insert_with(Default::default)
-            .insert(REF_NAME.to_owned(), tag.to_owned());
-    }
-    if entry.annotations.as_ref().is_some_and(|a| a.is_empty()) {
-        entry.annotations = None;
-    }
-    let lock = layout.lock()?;
-    let mut index = lock.read_index()?.into_value();
-    match tag {
-        Some(tag) => crate::tag::place_tagged(&mut index, entry, tag),
-        None => {
-            if index
-                .manifests
-                .iter()
-                .any(|d| d.ref_name().is_none() && d.digest == entry.digest)
-            {
-                return Ok(());
-            }
-            index.manifests.push(entry);
-        }
-    }
-    lock.write_index(index)?;
-    Ok(())
+    let named = destination.commit(&root)?;
+    Ok(Copied {
+        digest: named.digest.clone(),
+        descriptor: named,
+        copied,
+        skipped,
+    })
 }
 
 /// Reads a manifest or index of the source, verified.
@@ -514,6 +416,27 @@ fn read_document(
             }
         })?;
     Ok((bytes, manifest))
+}
+
+/// Where a copy starts: the source's root, or with several candidates (one entry per
+/// platform under one name) the first for the wanted platform (default: this machine's).
+fn start(source: &dyn Source, platforms: &Platforms) -> Result<Descriptor, CopyError> {
+    let candidates = source.candidates();
+    let wanted = match platforms {
+        Platforms::One(p) if candidates.len() > 1 => p.clone().unwrap_or_else(Platform::host),
+        _ => return Ok(source.root().clone()),
+    };
+    match PlatformMatcher::new(&wanted).select(candidates) {
+        Some(d) => Ok(d.clone()),
+        None => Err(CopyError::NoPlatform {
+            index: source.root().digest.clone(),
+            wanted: wanted.to_string(),
+            available: candidates
+                .iter()
+                .map(|d| platform_string(d).unwrap_or_else(|| "none".into()))
+                .collect(),
+        }),
+    }
 }
 
 /// Descends from `root` through indexes to the image for the wanted platform (an index
@@ -559,76 +482,44 @@ fn select(
     })
 }
 
-/// The OCI form of a Docker manifest; uncompressed Docker layers (which docker-archives
-/// hold) become plain OCI tar layers.
-fn docker_to_oci(manifest: &DockerManifest) -> Result<ImageManifest, ToOciError> {
-    let mut manifest = manifest.clone();
-    for layer in &mut manifest.layers {
-        if layer.media_type == DOCKER_LAYER_TAR {
-            layer.media_type = MediaType::from(media_type::LAYER_TAR);
-        }
-    }
-    manifest.to_oci()
-}
-
-/// The Docker form of an OCI manifest; plain tar layers become uncompressed Docker layers
-/// (as Docker and skopeo write them), everything else as [`DockerManifest::from_oci`] says.
-fn oci_to_docker(manifest: &ImageManifest) -> Result<DockerManifest, ToDockerError> {
-    let plain: Vec<bool> = manifest
-        .layers
-        .iter()
-        .map(|l| l.media_type == media_type::LAYER_TAR)
-        .collect();
-    let mut relabelled = manifest.clone();
-    for (layer, plain) in relabelled.layers.iter_mut().zip(&plain) {
-        if *plain {
-            layer.media_type = MediaType::from(media_type::LAYER_TAR_GZIP);
-        }
-    }
-    let mut docker = DockerManifest::from_oci(&relabelled)?;
-    for (layer, plain) in docker.layers.iter_mut().zip(&plain) {
-        if *plain {
-            layer.media_type = MediaType::from(DOCKER_LAYER_TAR);
-        }
-    }
-    Ok(docker)
-}
-
-/// One copy into a layout.
+/// One copy into a destination.
 struct Engine<'a> {
     source: &'a dyn Source,
-    layout: &'a Layout,
+    destination: &'a dyn Destination,
+    /// The destination stores its own form (a docker-archive): no conversion, no
+    /// recompression.
+    own_format: bool,
     options: &'a CopyOptions,
     copied: u64,
     skipped: u64,
 }
 
 impl<'a> Engine<'a> {
-    fn new(source: &'a dyn Source, layout: &'a Layout, options: &'a CopyOptions) -> Engine<'a> {
+    fn new(
+        source: &'a dyn Source,
+        destination: &'a dyn Destination,
+        options: &'a CopyOptions,
+    ) -> Engine<'a> {
         Engine {
             source,
-            layout,
+            destination,
+            own_format: destination.capabilities().own_format,
             options,
             copied: 0,
             skipped: 0,
         }
     }
 
-    fn finish(self, root: Descriptor) -> Copied {
-        Copied {
-            digest: root.digest.clone(),
-            descriptor: root,
-            copied: self.copied,
-            skipped: self.skipped,
-        }
-    }
-
     /// Copies what the options choose from the source's root; returns the descriptor of
     /// the document written.
     fn run(&mut self) -> Result<Descriptor, CopyError> {
-        let root = self.source.root().clone();
+        let root = start(self.source, &self.options.platforms)?;
         match &self.options.platforms {
-            Platforms::All => self.copy_node(&root, 0),
+            Platforms::All => {
+                // Every image is checked before any blob is copied.
+                self.check_node(&root, 0)?;
+                self.copy_node(&root, 0)
+            }
             Platforms::One(_) => {
                 let (descriptor, bytes, manifest) =
                     select(self.source, &self.options.platforms, &root)?;
@@ -666,7 +557,111 @@ impl<'a> Engine<'a> {
     }
 
     fn target_format(&self, source_format: Format) -> Format {
+        if self.own_format {
+            return source_format;
+        }
         self.options.format.unwrap_or(source_format)
+    }
+
+    /// Checks that the node (and everything under it) can be written as asked, reading
+    /// documents only; returns its descriptor as it will be written (media type of the
+    /// target format; digest and size not yet known).
+    fn check_node(&self, descriptor: &Descriptor, depth: usize) -> Result<Descriptor, CopyError> {
+        if ManifestKind::from_media_type(descriptor.media_type.as_str()).is_none() {
+            return Ok(descriptor.clone());
+        }
+        let (_, manifest) = self.read_document(descriptor)?;
+        let to_oci = |source| CopyError::ToOci {
+            digest: descriptor.digest.clone(),
+            source,
+        };
+        let to_docker = |source| CopyError::ToDocker {
+            digest: descriptor.digest.clone(),
+            source,
+        };
+        let (source_format, predicted) = match manifest {
+            AnyManifest::OciIndex(_) | AnyManifest::DockerManifestList(_) => {
+                if depth >= MAX_DEPTH {
+                    return Err(CopyError::TooDeep {
+                        digest: descriptor.digest.clone(),
+                    });
+                }
+                let (source_format, index) = match manifest {
+                    AnyManifest::DockerManifestList(list) => {
+                        (Format::Docker, list.to_oci().map_err(to_oci)?)
+                    }
+                    AnyManifest::OciIndex(index) => (Format::Oci, index),
+                    _ => unreachable!("matched an index"),
+                };
+                let mut children = Vec::with_capacity(index.manifests.len());
+                for child in &index.manifests {
+                    children.push(self.check_node(child, depth + 1)?);
+                }
+                let target = self.target_format(source_format);
+                if target == Format::Docker {
+                    let index = ImageIndex {
+                        manifests: children,
+                        ..index
+                    };
+                    DockerManifestList::from_oci(&index).map_err(to_docker)?;
+                }
+                let media_type = match target {
+                    Format::Oci => media_type::IMAGE_INDEX,
+                    Format::Docker => media_type::DOCKER_MANIFEST_LIST,
+                };
+                (source_format, media_type)
+            }
+            AnyManifest::OciManifest(m) => {
+                self.check_manifest(descriptor, &m, Format::Oci)?;
+                (Format::Oci, media_type::IMAGE_MANIFEST)
+            }
+            AnyManifest::DockerManifest(m) => {
+                let oci = m.to_oci().map_err(to_oci)?;
+                self.check_manifest(descriptor, &oci, Format::Docker)?;
+                (Format::Docker, media_type::IMAGE_MANIFEST)
+            }
+        };
+        let target = self.target_format(source_format);
+        let media_type = match (target, predicted) {
+            (Format::Docker, media_type::IMAGE_MANIFEST) => media_type::DOCKER_MANIFEST,
+            (_, other) => other,
+        };
+        Ok(Descriptor {
+            media_type: MediaType::from(media_type),
+            ..descriptor.clone()
+        })
+    }
+
+    /// Refuses a manifest the target format cannot say, with its layers as they will be
+    /// (recompressed where asked).
+    fn check_manifest(
+        &self,
+        descriptor: &Descriptor,
+        oci: &ImageManifest,
+        source_format: Format,
+    ) -> Result<(), CopyError> {
+        if self.target_format(source_format) != Format::Docker {
+            return Ok(());
+        }
+        let predicted = ImageManifest {
+            layers: oci
+                .layers
+                .iter()
+                .map(|l| match self.recompression_of(l) {
+                    Some(c) => Descriptor {
+                        media_type: c.media_type(),
+                        ..l.clone()
+                    },
+                    None => l.clone(),
+                })
+                .collect(),
+            ..oci.clone()
+        };
+        DockerManifest::from_oci(&predicted).map_err(|source| CopyError::ToDocker {
+            digest: descriptor.digest.clone(),
+            source,
+        })?;
+        Ok(())
     }
 
     fn copy_index(
@@ -729,7 +724,7 @@ impl<'a> Engine<'a> {
         let (source_format, oci) = match manifest {
             AnyManifest::OciManifest(m) => (Format::Oci, m),
             AnyManifest::DockerManifest(m) => {
-                let oci = docker_to_oci(&m).map_err(|source| CopyError::ToOci {
+                let oci = m.to_oci().map_err(|source| CopyError::ToOci {
                     digest: descriptor.digest.clone(),
                     source,
                 })?;
@@ -742,26 +737,7 @@ impl<'a> Engine<'a> {
         };
         let target = self.target_format(source_format);
         // Refuse a conversion before copying anything: the layers as they will be.
-        if target == Format::Docker {
-            let predicted = ImageManifest {
-                layers: oci
-                    .layers
-                    .iter()
-                    .map(|l| match self.recompression_of(l) {
-                        Some(c) => Descriptor {
-                            media_type: c.media_type(),
-                            ..l.clone()
-                        },
-                        None => l.clone(),
-                    })
-                    .collect(),
-                ..oci.clone()
-            };
-            oci_to_docker(&predicted).map_err(|source| CopyError::ToDocker {
-                digest: descriptor.digest.clone(),
-                source,
-            })?;
-        }
+        self.check_manifest(descriptor, &oci, source_format)?;
         let diff_ids = self.diff_ids_for_recompression(descriptor, &oci)?;
         self.copy_blob(&oci.config)?;
         let count = oci.layers.len();
@@ -791,10 +767,11 @@ impl<'a> Engine<'a> {
             match target {
                 Format::Oci => Document::from_value(oci).into_bytes(),
                 Format::Docker => {
-                    let docker = oci_to_docker(&oci).map_err(|source| CopyError::ToDocker {
-                        digest: descriptor.digest.clone(),
-                        source,
-                    })?;
+                    let docker =
+                        DockerManifest::from_oci(&oci).map_err(|source| CopyError::ToDocker {
+                            digest: descriptor.digest.clone(),
+                            source,
+                        })?;
                     serde_json::to_vec(&docker).expect("a docker manifest serializes")
                 }
             }
@@ -808,6 +785,9 @@ impl<'a> Engine<'a> {
 
     /// The compression `layer` is to be recompressed into, if any.
     fn recompression_of(&self, layer: &Descriptor) -> Option<Compression> {
+        if self.own_format {
+            return None;
+        }
         let wanted = self.options.compress?;
         let have = layer.media_type.layer_compression()?;
         if layer.urls.is_some() || layer.media_type.is_nondistributable_layer() {
@@ -873,32 +853,21 @@ impl<'a> Engine<'a> {
             descriptor.size = measured.size;
             descriptor.media_type = MediaType::from(media_type);
         }
-        if self.present(&descriptor)? {
+        if self.destination.has_blob(&descriptor) {
             self.skipped += 1;
             return Ok(descriptor);
         }
-        let store = self.layout.blobs();
-        store
-            .put_verified(&bytes[..], &descriptor.digest, Some(descriptor.size))
+        self.destination
+            .put_blob(&descriptor, &mut &bytes[..])
             .map_err(|source| self.store_error(&descriptor.digest, source))?;
         self.copied += 1;
         Ok(descriptor)
     }
 
-    /// Whether the destination has the blob, with the right size.
-    fn present(&self, descriptor: &Descriptor) -> Result<bool, CopyError> {
-        match self.layout.blobs().stat(&descriptor.digest) {
-            Ok(Some(size)) => Ok(size == descriptor.size),
-            Ok(None) => Ok(false),
-            // Something that is not a regular file: writing over it will tell.
-            Err(_) => Ok(false),
-        }
-    }
-
     fn store_error(&self, digest: &Digest, source: PutError) -> CopyError {
         CopyError::Store {
             digest: digest.clone(),
-            dir: self.layout.root().to_path_buf(),
+            destination: self.destination.describe(),
             source: Box::new(source),
         }
     }
@@ -922,21 +891,14 @@ impl<'a> Engine<'a> {
         descriptor: &Descriptor,
         progress_index: Option<usize>,
     ) -> Result<(), CopyError> {
-        if self.present(descriptor)? {
+        if self.destination.has_blob(descriptor) {
             self.skipped += 1;
             return Ok(());
         }
         let reader = self.source.open(descriptor)?;
-        let store = self.layout.blobs();
-        let mut writer = store
-            .writer_verified(&descriptor.digest, Some(descriptor.size))
-            .map_err(|source| self.blob_put_error(descriptor, source))?;
-        let reader = self.counting(reader, progress_index, descriptor.size);
-        writer
-            .copy_from(reader)
-            .map_err(|source| self.blob_put_error(descriptor, source))?;
-        writer
-            .commit()
+        let mut reader = self.counting(reader, progress_index, descriptor.size);
+        self.destination
+            .put_blob(descriptor, &mut reader)
             .map_err(|source| self.blob_put_error(descriptor, source))?;
         self.copied += 1;
         Ok(())
@@ -970,11 +932,11 @@ impl<'a> Engine<'a> {
     ) -> Result<Descriptor, CopyError> {
         let reader = self.source.open(layer)?;
         let reader = self.counting(reader, Some(index), layer.size);
-        let store = self.layout.blobs();
-        // The recompressor measures what it writes: the store only counts, and publishes
-        // under that digest (the layer is hashed once).
-        let mut writer = store
-            .writer_unhashed(Algorithm::Sha256)
+        // The recompressor measures what it writes: the destination only counts, and
+        // publishes under that digest (the layer is hashed once).
+        let mut writer = self
+            .destination
+            .blob_sink(Algorithm::Sha256)
             .map_err(|source| self.store_error(&layer.digest, source))?;
         let options = RecompressOptions {
             compression,
@@ -1003,9 +965,9 @@ impl<'a> Engine<'a> {
             size: recompressed.size,
             ..layer.clone()
         };
-        let already = self.present(&new)?;
+        let already = self.destination.has_blob(&new);
         writer
-            .commit_measured(&Measured {
+            .commit(&Measured {
                 digest: new.digest.clone(),
                 size: new.size,
             })

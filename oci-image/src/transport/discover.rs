@@ -14,7 +14,7 @@ use oci_digest::{VerifyError, VerifyingReader};
 use oci_naming::{DiscoverError, Discoverer, Discovery, Entry, FetchError, HostBasedName};
 use oci_spec_types::{Descriptor, Digest, Platform, PlatformMatcher};
 
-use crate::transport::{BlobOpenError, BlobReader, Source};
+use super::{BlobOpenError, BlobReader, Source};
 
 /// What a CAS engine is asked to send.
 const BLOB_ACCEPT: &str = "application/octet-stream, */*";
@@ -110,6 +110,7 @@ pub struct DiscoverSource {
     discovery: Discovery,
     entry: usize,
     root: Descriptor,
+    candidates: Vec<Descriptor>,
 }
 
 impl DiscoverSource {
@@ -122,6 +123,25 @@ impl DiscoverSource {
         discoverer: Discoverer,
         platform: Option<&Platform>,
     ) -> Result<DiscoverSource, DiscoverSourceError> {
+        Self::open_with(name, discoverer, platform, false)
+    }
+
+    /// As [`open`](Self::open) without a platform, keeping every matching entry as a
+    /// candidate ([`Source::candidates`]); the root is the entry for this machine's
+    /// platform, else the first.
+    pub fn open_all(
+        name: &str,
+        discoverer: Discoverer,
+    ) -> Result<DiscoverSource, DiscoverSourceError> {
+        Self::open_with(name, discoverer, None, true)
+    }
+
+    fn open_with(
+        name: &str,
+        discoverer: Discoverer,
+        platform: Option<&Platform>,
+        all: bool,
+    ) -> Result<DiscoverSource, DiscoverSourceError> {
         let parsed = HostBasedName::parse(name).map_err(|source| DiscoverSourceError::Name {
             name: name.to_owned(),
             source,
@@ -133,26 +153,40 @@ impl DiscoverSource {
                     name: name.to_owned(),
                     source,
                 })?;
-        let entry = pick_entry(name, &discovery.entries, platform)?;
-        let chosen = &discovery.entries[entry];
-        let mut raw = chosen.descriptor.clone();
-        if let Some(object) = raw.as_object_mut() {
-            // Discovery's own member: where to fetch, not what the content is.
-            object.remove("casEngines");
-        }
-        let root: Descriptor =
+        let entry = match pick_entry(name, &discovery.entries, platform) {
+            Err(DiscoverSourceError::NoPlatform { .. }) if all => 0,
+            other => other?,
+        };
+        let descriptor_of = |chosen: &Entry| -> Result<Descriptor, DiscoverSourceError> {
+            let mut raw = chosen.descriptor.clone();
+            if let Some(object) = raw.as_object_mut() {
+                // Discovery's own member: where to fetch, not what the content is.
+                object.remove("casEngines");
+            }
             serde_json::from_value(raw).map_err(|e| DiscoverSourceError::BadEntry {
                 name: name.to_owned(),
                 digest: chosen.digest.clone(),
                 index_url: discovery.index_url.clone(),
                 message: e.to_string(),
-            })?;
+            })
+        };
+        let root = descriptor_of(&discovery.entries[entry])?;
+        let candidates = if all && discovery.entries.len() > 1 {
+            discovery
+                .entries
+                .iter()
+                .map(descriptor_of)
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            vec![root.clone()]
+        };
         Ok(DiscoverSource {
             name: name.to_owned(),
             discoverer,
             discovery,
             entry,
             root,
+            candidates,
         })
     }
 
@@ -250,6 +284,10 @@ impl Source for DiscoverSource {
         &self.root
     }
 
+    fn candidates(&self) -> &[Descriptor] {
+        &self.candidates
+    }
+
     /// Tries each CAS URL in order, failing over to the next when one cannot be opened
     /// (connection error, error status, announced length over the descriptor's size);
     /// once a body streams, its reader verifies digest and size.
@@ -309,7 +347,7 @@ impl Source for DiscoverSource {
         }
         let tried = failures
             .iter()
-            .map(|(_, e)| e.to_string())
+            .map(|(_, e)| oci_naming::error_chain(e))
             .collect::<Vec<_>>()
             .join("; ");
         if failures.iter().all(|(k, _)| matches!(k, Failed::Absent)) {

@@ -35,13 +35,18 @@ use oci_spec_types::document::AnyManifest;
 use oci_spec_types::{Algorithm, Descriptor, Digest, DockerManifest, MediaType, media_type};
 use serde::{Deserialize, Serialize};
 
-use crate::transport::{BlobOpenError, BlobReader, Source, read_error};
+use oci_digest::PutError;
+
+use super::layout::{LayoutSource, has_blob, put_blob};
+use super::{
+    BlobOpenError, BlobReader, BlobSink, Capabilities, Destination, DestinationError, Source,
+    read_error, scratch_beside,
+};
+use crate::layout::Layout;
 use crate::resolve::MAX_DOCUMENT_SIZE;
 use crate::tar_index::{EntrySpan, TarIndex, TarIndexError};
 
-/// The media type of an uncompressed Docker layer (distribution's
-/// `schema2.MediaTypeUncompressedLayer`).
-pub const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
+pub use oci_spec_types::media_type::DOCKER_LAYER_TAR;
 
 const MANIFEST_JSON: &str = "manifest.json";
 const REPOSITORIES: &str = "repositories";
@@ -1389,5 +1394,110 @@ mod tests {
             .is_err()
         );
         assert!(normalize_tag("Not Valid").is_err());
+    }
+}
+
+/// `docker-archive:FILE[:NAME:TAG]` as a destination: one image. Blobs are gathered,
+/// verified, in a temp layout beside FILE; [`commit`](Destination::commit) writes the
+/// archive from it ([`write_docker_archive`]: a temp file renamed into place). FILE must
+/// not exist or be empty, as skopeo requires.
+#[derive(Debug)]
+pub struct DockerArchiveDestination {
+    file: PathBuf,
+    repo_tags: Vec<String>,
+    layout: Layout,
+    scratch: tempfile::TempDir,
+}
+
+impl DockerArchiveDestination {
+    /// Checks that `file` is absent or empty and makes the temp layout beside it;
+    /// `repo_tags` (normalized as docker does) go into the archive's `RepoTags`.
+    pub fn open(
+        file: &Path,
+        repo_tags: Vec<String>,
+    ) -> Result<DockerArchiveDestination, DestinationError> {
+        match fs::metadata(file) {
+            Ok(m) if m.len() > 0 => {
+                return Err(DockerArchiveError::Exists {
+                    file: file.to_path_buf(),
+                }
+                .into());
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(DestinationError::Io {
+                    action: "read",
+                    path: file.to_path_buf(),
+                    source,
+                });
+            }
+        }
+        for tag in &repo_tags {
+            normalize_tag(tag)?;
+        }
+        let scratch = scratch_beside(file)?;
+        let layout = Layout::init(scratch.path().join("layout"))?;
+        Ok(DockerArchiveDestination {
+            file: file.to_path_buf(),
+            repo_tags,
+            layout,
+            scratch,
+        })
+    }
+}
+
+impl Destination for DockerArchiveDestination {
+    fn describe(&self) -> String {
+        let mut name = format!("docker-archive:{}", self.file.display());
+        if let Some(tag) = self.repo_tags.first() {
+            name.push(':');
+            name.push_str(tag);
+        }
+        name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            indexes: false,
+            zstd: false,
+            own_format: true,
+        }
+    }
+
+    fn has_blob(&self, descriptor: &Descriptor) -> bool {
+        has_blob(&self.layout, descriptor)
+    }
+
+    fn put_blob(&self, descriptor: &Descriptor, reader: &mut dyn Read) -> Result<(), PutError> {
+        put_blob(&self.layout, descriptor, reader)
+    }
+
+    fn blob_sink(&self, algorithm: Algorithm) -> Result<Box<dyn BlobSink + '_>, PutError> {
+        Ok(Box::new(self.layout.blobs().writer_unhashed(algorithm)?))
+    }
+
+    fn commit(self: Box<Self>, root: &Descriptor) -> Result<Descriptor, DestinationError> {
+        let source = LayoutSource::new(self.layout.clone(), root.clone());
+        let written = write_docker_archive(
+            &source,
+            root,
+            &self.repo_tags,
+            &self.file,
+            self.scratch.path(),
+        )?;
+        let size = source
+            .read_small(root, MAX_DOCUMENT_SIZE)
+            .ok()
+            .and_then(|bytes| {
+                let parsed = AnyManifest::parse(&bytes, Some(root.media_type.as_str())).ok()?;
+                parsed.config().map(|c| c.size)
+            })
+            .unwrap_or(0);
+        Ok(Descriptor::new(
+            media_type::DOCKER_CONFIG,
+            written.config,
+            size,
+        ))
     }
 }

@@ -115,13 +115,30 @@ impl Endpoint {
         }
     }
 
+    /// Parses an image name as commands that read images take it: a transport name as
+    /// [`parse`](Self::parse) does, or a bare `DIR[:REF]` (the layout shorthand) when the
+    /// part before the first `:` is no transport. `docker://` (a registry) is refused
+    /// until a registry transport exists.
+    pub fn parse_image(input: &str) -> Result<Endpoint, EndpointError> {
+        let transport = input.split_once(':').map(|(t, _)| t);
+        match transport {
+            Some(t) if TRANSPORTS.iter().any(|p| p.strip_suffix(':') == Some(t)) => {
+                Endpoint::parse(input)
+            }
+            Some("docker") => Err(EndpointError::UnknownTransport {
+                input: input.to_owned(),
+            }),
+            _ => Ok(Endpoint::Oci(ImageName::parse(input)?)),
+        }
+    }
+
     /// The format a copy from `self` to `destination` writes when none is asked for:
     /// Docker into a `docker-archive:`, OCI from a `docker-archive:` into anything else
     /// (as skopeo does), otherwise `None` (the source's format is kept).
-    pub fn default_format(&self, destination: &Endpoint) -> Option<super::Format> {
+    pub fn default_format(&self, destination: &Endpoint) -> Option<crate::copy::Format> {
         match (self, destination) {
-            (_, Endpoint::DockerArchive { .. }) => Some(super::Format::Docker),
-            (Endpoint::DockerArchive { .. }, _) => Some(super::Format::Oci),
+            (_, Endpoint::DockerArchive { .. }) => Some(crate::copy::Format::Docker),
+            (Endpoint::DockerArchive { .. }, _) => Some(crate::copy::Format::Oci),
             _ => None,
         }
     }
@@ -201,5 +218,23 @@ mod tests {
         for good in ["oci:d:t", "oci-archive:a.tar:t", "docker-archive:f:n:t"] {
             assert_eq!(Endpoint::parse(good).unwrap().to_string(), good);
         }
+    }
+
+    #[test]
+    fn a_bare_dir_is_the_layout_shorthand() {
+        assert_eq!(
+            Endpoint::parse_image("dir:v1").unwrap(),
+            Endpoint::parse("oci:dir:v1").unwrap()
+        );
+        assert_eq!(
+            Endpoint::parse_image("dir").unwrap(),
+            Endpoint::parse("oci:dir").unwrap()
+        );
+        assert_eq!(
+            Endpoint::parse_image("oci-archive:a.tar:t").unwrap(),
+            Endpoint::parse("oci-archive:a.tar:t").unwrap()
+        );
+        assert!(Endpoint::parse_image("docker://x").is_err());
+        assert!(Endpoint::parse_image("").is_err());
     }
 }

@@ -1,52 +1,22 @@
-//! Copy sources backed by an OCI layout (`oci:DIR[:REF]`) and by a tar of one
-//! (`oci-archive:FILE[:REF]`).
+//! The `oci:DIR[:REF]` transport: an image in an OCI layout on disk, read
+//! ([`LayoutSource`]) and written ([`LayoutDestination`]: blobs verified into the store,
+//! the tag written last under the layout lock).
 
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 
-use oci_digest::VerifyingReader;
+use oci_digest::PutError;
+use oci_spec_types::annotations::REF_NAME;
 use oci_spec_types::document::{AnyManifest, probe};
-use oci_spec_types::{Descriptor, Digest, Document, ImageIndex, OciLayout, Platform};
+use oci_spec_types::{Algorithm, Descriptor, Digest, Platform};
 
-use crate::layout::{Layout, MAX_INDEX_SIZE, OpenError};
+use super::{
+    BlobOpenError, BlobReader, BlobSink, Capabilities, Destination, DestinationError,
+    ReferrersError, Source, SourceError,
+};
+use crate::layout::Layout;
 use crate::name::{ImageName, Reference};
-use crate::resolve::{MAX_DOCUMENT_SIZE, ResolveError, select_entry};
-use crate::tar_index::{TarIndex, TarIndexError};
-use crate::transport::{BlobOpenError, BlobReader, Source};
-
-/// Why a source could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    /// The layout could not be opened.
-    #[error(transparent)]
-    Layout(#[from] OpenError),
-    /// The image could not be found in the layout or archive.
-    #[error(transparent)]
-    Resolve(#[from] ResolveError),
-    /// The archive could not be read.
-    #[error(transparent)]
-    Archive(#[from] TarIndexError),
-    /// The archive is not a tar of an OCI layout.
-    #[error("archive {}: {message}", file.display())]
-    NotALayout {
-        /// The archive.
-        file: PathBuf,
-        /// What is wrong: a missing or invalid `oci-layout` or `index.json`.
-        message: String,
-    },
-}
-
-impl SourceError {
-    /// Whether the source is damaged (exit 1) rather than absent, unreadable or
-    /// ambiguously named (exit 2).
-    pub fn is_check_failure(&self) -> bool {
-        match self {
-            SourceError::Layout(e) => e.is_check_failure(),
-            SourceError::Resolve(e) => e.is_check_failure(),
-            SourceError::Archive(e) => e.is_check_failure(),
-            SourceError::NotALayout { .. } => true,
-        }
-    }
-}
+use crate::resolve::{MAX_DOCUMENT_SIZE, ResolveError};
 
 /// `oci:DIR[:REF]`: an image of an OCI layout.
 #[derive(Debug, Clone)]
@@ -54,6 +24,7 @@ pub struct LayoutSource {
     layout: Layout,
     name: String,
     root: Descriptor,
+    candidates: Vec<Descriptor>,
 }
 
 impl LayoutSource {
@@ -68,7 +39,43 @@ impl LayoutSource {
         Ok(LayoutSource {
             layout,
             name: format!("oci:{name}"),
+            candidates: vec![root.clone()],
             root,
+        })
+    }
+
+    /// Opens the layout `name.dir` and finds every entry `name.reference` names (several
+    /// when one tag has one entry per platform): the platform choice among them is left
+    /// to the reader ([`Source::candidates`]); the root is the entry for this machine's
+    /// platform, else the first.
+    pub fn open_all(name: &ImageName) -> Result<LayoutSource, SourceError> {
+        let layout = Layout::open(&name.dir)?;
+        let reference = name.reference.as_ref();
+        let index = layout.index().map_err(ResolveError::from)?.into_value();
+        let candidates: Vec<Descriptor> = index
+            .manifests
+            .into_iter()
+            .filter(|d| match reference {
+                Some(Reference::Tag(tag)) => d.ref_name() == Some(tag.as_str()),
+                Some(Reference::Digest(digest)) => d.digest == *digest,
+                None => true,
+            })
+            .collect();
+        let root = match layout.resolve(reference, None) {
+            Ok(root) => root,
+            Err(ResolveError::NoPlatform { .. }) if !candidates.is_empty() => candidates[0].clone(),
+            Err(e) => return Err(e.into()),
+        };
+        let candidates = if candidates.contains(&root) {
+            candidates
+        } else {
+            vec![root.clone()]
+        };
+        Ok(LayoutSource {
+            layout,
+            name: format!("oci:{name}"),
+            root,
+            candidates,
         })
     }
 
@@ -77,6 +84,7 @@ impl LayoutSource {
         LayoutSource {
             name: format!("oci:{}", layout.root().display()),
             layout,
+            candidates: vec![root.clone()],
             root,
         }
     }
@@ -94,6 +102,17 @@ impl Source for LayoutSource {
 
     fn root(&self) -> &Descriptor {
         &self.root
+    }
+
+    fn candidates(&self) -> &[Descriptor] {
+        &self.candidates
+    }
+
+    /// The manifests of `index.json` (tagged or not) whose `subject` is `subject`, each
+    /// read verified and its subject checked.
+    fn referrers(&self, subject: &Digest) -> Result<Option<Vec<Descriptor>>, ReferrersError> {
+        let index = self.layout.index()?.into_value();
+        Ok(Some(referrers_among(self, &index.manifests, subject)?))
     }
 
     fn open(&self, descriptor: &Descriptor) -> Result<BlobReader<'_>, BlobOpenError> {
@@ -120,173 +139,180 @@ impl Source for LayoutSource {
     }
 }
 
-/// `oci-archive:FILE[:REF]`: an image of an OCI layout stored as a tar (plain, gzip or
-/// zstd), read in place through an index of its entries.
-pub struct OciArchiveSource {
-    archive: TarIndex,
-    name: String,
-    root: Descriptor,
-    index: ImageIndex,
-}
-
-impl std::fmt::Debug for OciArchiveSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OciArchiveSource")
-            .field("name", &self.name)
-            .field("root", &self.root)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The name of a blob inside a layout or its archive.
-pub(crate) fn blob_name(digest: &Digest) -> String {
-    format!("blobs/{}/{}", digest.algorithm_name(), digest.encoded())
-}
-
-impl OciArchiveSource {
-    /// Indexes the archive `file` (a compressed one is first decompressed into a temp file
-    /// in `scratch`), checks its `oci-layout` and finds the entry of its `index.json` that
-    /// `reference` names (for `platform` where several share it; a digest may also name
-    /// any manifest or index blob of the archive).
-    pub fn open(
-        file: &Path,
-        reference: Option<&Reference>,
-        platform: Option<&Platform>,
-        scratch: &Path,
-    ) -> Result<OciArchiveSource, SourceError> {
-        let (archive, index) = open_archive(file, scratch)?;
-        let found = select_entry(&index, reference, platform, file)?.cloned();
-        let root = match (found, reference) {
-            (Some(root), _) => root,
-            (None, Some(Reference::Digest(digest))) => {
-                describe_blob(&archive, digest).ok_or_else(|| ResolveError::NotFound {
-                    reference: digest.to_string(),
-                    layout: file.to_path_buf(),
-                })?
-            }
-            (None, _) => {
-                return Err(ResolveError::NotFound {
-                    reference: reference.map(Reference::to_string).unwrap_or_default(),
-                    layout: file.to_path_buf(),
-                }
-                .into());
-            }
-        };
-        let mut name = format!("oci-archive:{}", file.display());
-        if let Some(reference) = reference {
-            name.push(':');
-            name.push_str(&reference.to_string());
+/// The descriptors among `entries` of manifests whose `subject` is `subject` (each read
+/// through `source`, verified, its subject checked), each listed once, with the
+/// manifest's `artifactType` (or its config's media type) and annotations.
+pub(crate) fn referrers_among(
+    source: &dyn Source,
+    entries: &[Descriptor],
+    subject: &Digest,
+) -> Result<Vec<Descriptor>, BlobOpenError> {
+    let mut found: Vec<Descriptor> = Vec::new();
+    for entry in entries {
+        if found.iter().any(|d| d.digest == entry.digest) {
+            continue;
         }
-        Ok(OciArchiveSource {
-            archive,
-            name,
-            root,
-            index,
+        if !matches!(
+            entry.media_type.as_str(),
+            oci_spec_types::media_type::IMAGE_MANIFEST | oci_spec_types::media_type::IMAGE_INDEX
+        ) {
+            continue;
+        }
+        let bytes = source.read_small(entry, MAX_DOCUMENT_SIZE)?;
+        let Ok(kind) = probe(&bytes) else { continue };
+        let Some(kind) = kind.kind() else { continue };
+        let Ok(parsed) = AnyManifest::parse(&bytes, Some(kind.media_type())) else {
+            continue;
+        };
+        let (referrer_subject, artifact_type, annotations) = match &parsed {
+            AnyManifest::OciManifest(m) => (
+                m.subject.as_ref(),
+                m.artifact_type
+                    .clone()
+                    .or_else(|| Some(m.config.media_type.clone())),
+                m.annotations.clone(),
+            ),
+            AnyManifest::OciIndex(i) => (
+                i.subject.as_ref(),
+                i.artifact_type.clone(),
+                i.annotations.clone(),
+            ),
+            _ => continue,
+        };
+        if referrer_subject.is_none_or(|s| s.digest != *subject) {
+            continue;
+        }
+        let mut descriptor = Descriptor::new(kind.media_type(), entry.digest.clone(), entry.size);
+        descriptor.artifact_type = artifact_type;
+        descriptor.annotations = annotations;
+        found.push(descriptor);
+    }
+    Ok(found)
+}
+
+/// `oci:DIR[:TAG]` as a destination: the layout (created when missing) receives the
+/// blobs, verified; [`commit`](Destination::commit) writes the entry last, under the
+/// layout lock, replacing any entry of that tag (without a tag the entry has no ref
+/// name, as skopeo writes it).
+#[derive(Debug)]
+pub struct LayoutDestination {
+    layout: Layout,
+    tag: Option<String>,
+}
+
+impl LayoutDestination {
+    /// Opens (or creates) the layout in `dir`; `tag` is what [`commit`](Destination::commit)
+    /// names.
+    pub fn open(dir: &Path, tag: Option<String>) -> Result<LayoutDestination, DestinationError> {
+        Ok(LayoutDestination {
+            layout: Layout::open_or_init(dir)?,
+            tag,
         })
     }
 
-    /// The whole archive, to carry its blobs and index over (the root is the empty
-    /// descriptor).
-    pub(crate) fn open_whole(file: &Path, scratch: &Path) -> Result<OciArchiveSource, SourceError> {
-        let (archive, index) = open_archive(file, scratch)?;
-        Ok(OciArchiveSource {
-            archive,
-            name: format!("oci-archive:{}", file.display()),
-            root: Descriptor::empty(),
-            index,
-        })
+    /// A destination writing into `layout`.
+    pub fn new(layout: Layout, tag: Option<String>) -> LayoutDestination {
+        LayoutDestination { layout, tag }
     }
 
-    /// The archive's `index.json`.
-    pub fn index(&self) -> &ImageIndex {
-        &self.index
-    }
-
-    /// The names of the blobs the archive holds (`blobs/ALG/ENCODED`), as digests.
-    pub(crate) fn blobs(&self) -> Vec<(Digest, u64)> {
-        self.archive
-            .names()
-            .filter_map(|name| {
-                let rest = name.strip_prefix("blobs/")?;
-                let (algorithm, encoded) = rest.split_once('/')?;
-                let digest = Digest::parse(&format!("{algorithm}:{encoded}")).ok()?;
-                let size = self.archive.size(name)?;
-                Some((digest, size))
-            })
-            .collect()
+    /// The layout written to.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 }
 
-/// Indexes the archive, checks its `oci-layout` and reads its `index.json`.
-fn open_archive(file: &Path, scratch: &Path) -> Result<(TarIndex, ImageIndex), SourceError> {
-    let archive = TarIndex::open(file, scratch)?;
-    let not_a_layout = |message: String| SourceError::NotALayout {
-        file: file.to_path_buf(),
-        message,
-    };
-    let layout_file = archive
-        .read_entry("oci-layout", 1 << 20)?
-        .ok_or_else(|| not_a_layout("it has no oci-layout file".into()))?;
-    if let Err(e) = oci_spec_types::document::from_slice::<OciLayout>(&layout_file) {
-        return Err(not_a_layout(format!("its oci-layout file is invalid: {e}")));
-    }
-    let index = archive
-        .read_entry("index.json", MAX_INDEX_SIZE)?
-        .ok_or_else(|| not_a_layout("it has no index.json".into()))?;
-    let index = Document::<ImageIndex>::parse(index)
-        .map_err(|e| not_a_layout(format!("its index.json is not an image index: {e}")))?
-        .into_value();
-    Ok((archive, index))
-}
-
-/// A descriptor of a manifest or index blob of the archive, from its own media type.
-fn describe_blob(archive: &TarIndex, digest: &Digest) -> Option<Descriptor> {
-    let name = blob_name(digest);
-    let bytes = archive.read_entry(&name, MAX_DOCUMENT_SIZE).ok()??;
-    let kind = probe(&bytes).ok()?.kind()?;
-    AnyManifest::parse(&bytes, Some(kind.media_type())).ok()?;
-    Some(Descriptor::new(
-        kind.media_type(),
-        digest.clone(),
-        bytes.len() as u64,
-    ))
-}
-
-impl Source for OciArchiveSource {
+impl Destination for LayoutDestination {
     fn describe(&self) -> String {
-        self.name.clone()
-    }
-
-    fn root(&self) -> &Descriptor {
-        &self.root
-    }
-
-    fn open(&self, descriptor: &Descriptor) -> Result<BlobReader<'_>, BlobOpenError> {
-        let digest = &descriptor.digest;
-        let name = blob_name(digest);
-        let missing = || BlobOpenError::Missing {
-            digest: digest.clone(),
-            source_name: self.describe(),
-        };
-        let size = self.archive.size(&name).ok_or_else(missing)?;
-        if size != descriptor.size {
-            return Err(BlobOpenError::Damaged {
-                digest: digest.clone(),
-                source_name: self.describe(),
-                message: format!(
-                    "{name} has {size} bytes, the descriptor says {}",
-                    descriptor.size
-                ),
-            });
+        let mut name = format!("oci:{}", self.layout.root().display());
+        if let Some(tag) = &self.tag {
+            name.push(':');
+            name.push_str(tag);
         }
-        let reader = self.archive.open_entry(&name).ok_or_else(missing)?;
-        let reader = VerifyingReader::new(reader, digest, descriptor.size).map_err(|e| {
-            BlobOpenError::Damaged {
-                digest: digest.clone(),
-                source_name: self.describe(),
-                message: e.to_string(),
-            }
-        })?;
-        Ok(Box::new(reader))
+        name
     }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            indexes: true,
+            zstd: true,
+            own_format: false,
+        }
+    }
+
+    fn has_blob(&self, descriptor: &Descriptor) -> bool {
+        has_blob(&self.layout, descriptor)
+    }
+
+    fn put_blob(&self, descriptor: &Descriptor, reader: &mut dyn Read) -> Result<(), PutError> {
+        put_blob(&self.layout, descriptor, reader)
+    }
+
+    fn blob_sink(&self, algorithm: Algorithm) -> Result<Box<dyn BlobSink + '_>, PutError> {
+        Ok(Box::new(self.layout.blobs().writer_unhashed(algorithm)?))
+    }
+
+    fn commit(self: Box<Self>, root: &Descriptor) -> Result<Descriptor, DestinationError> {
+        set_entry(&self.layout, root, self.tag.as_deref())?;
+        Ok(root.clone())
+    }
+}
+
+/// Whether the layout's store has the blob, with the right size.
+pub(crate) fn has_blob(layout: &Layout, descriptor: &Descriptor) -> bool {
+    // Something that is not a regular file: writing over it will tell.
+    matches!(layout.blobs().stat(&descriptor.digest), Ok(Some(size)) if size == descriptor.size)
+}
+
+/// Stores a blob into the layout's store, verified as it streams.
+pub(crate) fn put_blob(
+    layout: &Layout,
+    descriptor: &Descriptor,
+    reader: &mut dyn Read,
+) -> Result<(), PutError> {
+    let mut writer = layout
+        .blobs()
+        .writer_verified(&descriptor.digest, Some(descriptor.size))?;
+    writer.copy_from(reader)?;
+    writer.commit()?;
+    Ok(())
+}
+
+/// Writes `root` into `index.json` under the layout lock: with a tag, replacing every
+/// entry of that tag (the new entry takes the place of the first); without, added unless
+/// an untagged entry of that digest is already there.
+pub(crate) fn set_entry(
+    layout: &Layout,
+    root: &Descriptor,
+    tag: Option<&str>,
+) -> Result<(), DestinationError> {
+    let mut entry = root.clone();
+    if let Some(annotations) = &mut entry.annotations {
+        annotations.remove(REF_NAME);
+    }
+    if let Some(tag) = tag {
+        entry
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(REF_NAME.to_owned(), tag.to_owned());
+    }
+    if entry.annotations.as_ref().is_some_and(|a| a.is_empty()) {
+        entry.annotations = None;
+    }
+    let lock = layout.lock()?;
+    let mut index = lock.read_index()?.into_value();
+    match tag {
+        Some(tag) => crate::tag::place_tagged(&mut index, entry, tag),
+        None => {
+            if index
+                .manifests
+                .iter()
+                .any(|d| d.ref_name().is_none() && d.digest == entry.digest)
+            {
+                return Ok(());
+            }
+            index.manifests.push(entry);
+        }
+    }
+    lock.write_index(index)?;
+    Ok(())
 }

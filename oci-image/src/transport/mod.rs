@@ -4,9 +4,27 @@
 //! Implemented by layouts (`oci:`), archives (`oci-archive:`, `docker-archive:`) and
 //! discovery (`discover:`); a registry transport is one more implementation.
 
-use std::io::{self, Read};
+pub(crate) mod discover;
+pub(crate) mod docker_archive;
+pub(crate) mod endpoint;
+pub(crate) mod layout;
+pub(crate) mod oci_archive;
 
-use oci_spec_types::{Descriptor, Digest};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use oci_digest::{Measured, PutError};
+use oci_spec_types::{Algorithm, Descriptor, Digest};
+
+pub use self::discover::{DiscoverSource, DiscoverSourceError};
+pub use self::docker_archive::DockerArchiveDestination;
+pub use self::docker_archive::{DockerArchiveError, DockerArchiveSource};
+pub use self::endpoint::{Endpoint, EndpointError, TRANSPORTS};
+pub use self::layout::{LayoutDestination, LayoutSource};
+pub use self::oci_archive::{OciArchiveDestination, OciArchiveSource, archive_lock_path};
+use crate::layout::{IndexError, InitError, LockError, OpenError, WriteError};
+use crate::resolve::ResolveError;
+use crate::tar_index::TarIndexError;
 
 /// Why a source could not open a blob.
 #[derive(Debug, thiserror::Error)]
@@ -156,4 +174,359 @@ pub fn read_error<S: Source + ?Sized>(
             message: error.to_string(),
         },
     }
+}
+
+/// Why a source could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The layout could not be opened.
+    #[error(transparent)]
+    Layout(#[from] OpenError),
+    /// The image could not be found in the layout or archive.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The archive could not be read.
+    #[error(transparent)]
+    Archive(#[from] TarIndexError),
+    /// The image name is not one of the transports.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// A blob of the source is missing, damaged or unreadable.
+    #[error(transparent)]
+    Blob(#[from] BlobOpenError),
+    /// The docker-archive could not be opened.
+    #[error(transparent)]
+    DockerArchive(#[from] DockerArchiveError),
+    /// Discovery found no image.
+    #[error(transparent)]
+    Discover(#[from] DiscoverSourceError),
+    /// The local discovery configuration could not be read.
+    #[error("cannot load the discovery configuration")]
+    DiscoveryConfig(#[source] oci_naming::DiscoverError),
+    /// `discover:` names a source only.
+    #[error("discover:{name} cannot be written to")]
+    NotWritable {
+        /// The name.
+        name: String,
+    },
+    /// The archive is not a tar of an OCI layout.
+    #[error("archive {}: {message}", file.display())]
+    NotALayout {
+        /// The archive.
+        file: PathBuf,
+        /// What is wrong: a missing or invalid `oci-layout` or `index.json`.
+        message: String,
+    },
+}
+
+impl SourceError {
+    /// Whether the source is damaged (exit 1) rather than absent, unreadable or
+    /// ambiguously named (exit 2).
+    pub fn is_check_failure(&self) -> bool {
+        match self {
+            SourceError::Layout(e) => e.is_check_failure(),
+            SourceError::Resolve(e) => e.is_check_failure(),
+            SourceError::Archive(e) => e.is_check_failure(),
+            SourceError::NotALayout { .. } => true,
+            SourceError::DockerArchive(e) => e.is_check_failure(),
+            SourceError::Blob(e) => e.is_check_failure(),
+            SourceError::Discover(e) => e.is_check_failure(),
+            SourceError::Endpoint(_)
+            | SourceError::DiscoveryConfig(_)
+            | SourceError::NotWritable { .. } => false,
+        }
+    }
+}
+
+/// What opening an image needs besides its name. The platform is not part of it: a source
+/// names its candidates ([`Source::candidates`]) and the reader chooses.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Where a compressed archive is decompressed to (a temp file, removed when the
+    /// source is dropped); `None`: the directory of the archive (never `/tmp`, a tmpfs).
+    pub scratch: Option<PathBuf>,
+    /// The discoverer for `discover:` names (client options, local configuration,
+    /// limits); `None`: default client options and the XDG configuration.
+    pub discoverer: Option<oci_naming::Discoverer>,
+}
+
+impl OpenOptions {
+    /// Where temp files of an archive at `file` go.
+    pub(crate) fn scratch_for(&self, file: &Path) -> PathBuf {
+        if let Some(scratch) = &self.scratch {
+            return scratch.clone();
+        }
+        scratch_dir_of(file)
+    }
+
+    fn discoverer(&self) -> Result<oci_naming::Discoverer, SourceError> {
+        if let Some(d) = &self.discoverer {
+            return Ok(d.clone());
+        }
+        let local = oci_naming::LocalConfig::load_xdg().map_err(SourceError::DiscoveryConfig)?;
+        Ok(oci_naming::Discoverer::new(
+            oci_naming::Client::new(oci_naming::ClientOptions::default()),
+            local,
+            oci_naming::Limits::default(),
+        ))
+    }
+}
+
+/// The existing directory beside `path` (its parent, made absolute), else `.`.
+pub(crate) fn scratch_dir_of(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match absolute.parent() {
+        Some(parent) if parent.is_dir() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Opens the image `image` names for reading: `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`,
+/// `docker-archive:FILE[:NAME:TAG]`, `discover:HOST/PATH[#FRAGMENT]`, or a bare
+/// `DIR[:REF]` (the layout shorthand).
+pub fn open_source(image: &str, options: &OpenOptions) -> Result<Box<dyn Source>, SourceError> {
+    open_endpoint(&Endpoint::parse_image(image)?, options)
+}
+
+/// Opens a parsed endpoint for reading, as [`open_source`] does.
+pub fn open_endpoint(
+    endpoint: &Endpoint,
+    options: &OpenOptions,
+) -> Result<Box<dyn Source>, SourceError> {
+    Ok(match endpoint {
+        Endpoint::Oci(name) => Box::new(LayoutSource::open_all(name)?),
+        Endpoint::OciArchive { file, reference } => Box::new(OciArchiveSource::open_all(
+            file,
+            reference.as_ref(),
+            &options.scratch_for(file),
+        )?),
+        Endpoint::DockerArchive { file, name } => Box::new(DockerArchiveSource::open(
+            file,
+            name.as_deref(),
+            &options.scratch_for(file),
+        )?),
+        Endpoint::Discover(name) => {
+            Box::new(DiscoverSource::open_all(name, options.discoverer()?)?)
+        }
+    })
+}
+
+/// What a destination can hold; a copy checks every image against it before it copies
+/// any blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// It can hold an index (false: one image manifest only).
+    pub indexes: bool,
+    /// It can hold zstd layers.
+    pub zstd: bool,
+    /// It stores an image in a form of its own, derived when committing from an OCI or
+    /// Docker image manifest (a docker-archive): manifests are not converted for it and
+    /// layers not recompressed.
+    pub own_format: bool,
+}
+
+/// A blob being written whose digest is known only once it is written (a recompressed
+/// layer): the writer of the bytes measures them, and [`commit`](BlobSink::commit)
+/// publishes the blob under that digest, size checked, without a second read.
+pub trait BlobSink: io::Write + Send {
+    /// Publishes what was written under `measured` (its size is checked against the
+    /// bytes written).
+    fn commit(self: Box<Self>, measured: &Measured) -> Result<(), PutError>;
+}
+
+impl BlobSink for oci_digest::BlobWriter {
+    fn commit(self: Box<Self>, measured: &Measured) -> Result<(), PutError> {
+        oci_digest::BlobWriter::commit_measured(*self, measured).map(|_| ())
+    }
+}
+
+/// The write side of a transport: it says which blobs it has, takes blobs verified as
+/// they stream in, and names the image (its tag or root) last, in
+/// [`commit`](Destination::commit), so that a failed write never leaves a name pointing
+/// at partial content.
+///
+/// Blob methods take `&self` and implementations are `Send + Sync`, so that blobs can be
+/// written in parallel.
+pub trait Destination: Send + Sync {
+    /// The destination as the user named it, for messages.
+    fn describe(&self) -> String;
+
+    /// What it can hold.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Whether it already holds the blob (same digest and size): such a blob is neither
+    /// read nor written again.
+    fn has_blob(&self, descriptor: &Descriptor) -> bool;
+
+    /// Stores a blob read from `reader`, verified against the descriptor's digest and size
+    /// while it streams; nothing is published on a mismatch.
+    fn put_blob(&self, descriptor: &Descriptor, reader: &mut dyn Read) -> Result<(), PutError>;
+
+    /// A writer for a blob whose digest is known only once written.
+    fn blob_sink(&self, algorithm: Algorithm) -> Result<Box<dyn BlobSink + '_>, PutError>;
+
+    /// Names `root` (under the tag the destination was opened with), after every blob
+    /// under it is stored; returns the descriptor of what the destination names (for a
+    /// docker-archive, the image config's: its image ID).
+    fn commit(self: Box<Self>, root: &Descriptor) -> Result<Descriptor, DestinationError>;
+}
+
+/// Why a destination could not be opened or committed.
+#[derive(Debug, thiserror::Error)]
+pub enum DestinationError {
+    /// The image name is not one of the transports.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// The name gives a digest; a destination takes a tag.
+    #[error("destination {destination} names a digest: a copy destination takes a tag")]
+    DigestReference {
+        /// The destination.
+        destination: Endpoint,
+    },
+    /// The tag does not follow the ref.name grammar.
+    #[error("tag {tag:?} does not follow the ref.name grammar")]
+    InvalidTag {
+        /// The tag.
+        tag: String,
+    },
+    /// The transport cannot be written (`discover:`).
+    #[error("discover:{name} cannot be a copy destination")]
+    NotWritable {
+        /// The name.
+        name: String,
+    },
+    /// The layout could not be opened or created.
+    #[error(transparent)]
+    Layout(#[from] InitError),
+    /// The layout could not be locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The layout's `index.json` could not be read.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The layout's `index.json` could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// An existing archive could not be read.
+    #[error("existing archive {}", file.display())]
+    ExistingArchive {
+        /// The archive.
+        file: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<SourceError>,
+    },
+    /// An existing archive holds a damaged blob.
+    #[error("existing archive {}: blob {digest}", file.display())]
+    ExistingBlob {
+        /// The archive.
+        file: PathBuf,
+        /// The blob.
+        digest: Digest,
+        /// The cause.
+        #[source]
+        source: Box<PutError>,
+    },
+    /// The docker-archive could not be written.
+    #[error(transparent)]
+    DockerArchive(#[from] DockerArchiveError),
+    /// A file operation failed.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl DestinationError {
+    /// Whether a check failed (exit 1: damaged content, an invalid tag) rather than a
+    /// usage or I/O error (exit 2).
+    pub fn is_check_failure(&self) -> bool {
+        match self {
+            DestinationError::InvalidTag { .. } => true,
+            DestinationError::Layout(InitError::Open(e)) => e.is_check_failure(),
+            DestinationError::Index(e) => e.is_check_failure(),
+            DestinationError::ExistingArchive { source, .. } => source.is_check_failure(),
+            DestinationError::ExistingBlob { source, .. } => {
+                matches!(**source, PutError::Mismatch(_) | PutError::Unverifiable(_))
+            }
+            DestinationError::DockerArchive(e) => e.is_check_failure(),
+            DestinationError::Endpoint(_)
+            | DestinationError::DigestReference { .. }
+            | DestinationError::NotWritable { .. }
+            | DestinationError::Layout(_)
+            | DestinationError::Lock(_)
+            | DestinationError::Write(_)
+            | DestinationError::Io { .. } => false,
+        }
+    }
+}
+
+/// Opens `image` for writing: `oci:DIR[:TAG]` (the layout created when missing),
+/// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:NAME:TAG]`, or a bare `DIR[:TAG]`.
+/// Temp files go beside the destination.
+pub fn open_destination(image: &str) -> Result<Box<dyn Destination>, DestinationError> {
+    open_endpoint_destination(&Endpoint::parse_image(image)?)
+}
+
+/// Opens a parsed endpoint for writing, as [`open_destination`] does.
+pub fn open_endpoint_destination(
+    endpoint: &Endpoint,
+) -> Result<Box<dyn Destination>, DestinationError> {
+    Ok(match endpoint {
+        Endpoint::Oci(name) => {
+            let tag = destination_tag(endpoint, name.reference.as_ref())?;
+            Box::new(LayoutDestination::open(&name.dir, tag)?)
+        }
+        Endpoint::OciArchive { file, reference } => {
+            let tag = destination_tag(endpoint, reference.as_ref())?;
+            Box::new(OciArchiveDestination::open(file, tag)?)
+        }
+        Endpoint::DockerArchive { file, name } => Box::new(DockerArchiveDestination::open(
+            file,
+            name.iter().cloned().collect(),
+        )?),
+        Endpoint::Discover(name) => {
+            return Err(DestinationError::NotWritable { name: name.clone() });
+        }
+    })
+}
+
+/// The tag a destination asks for; a digest is refused, an invalid tag too.
+fn destination_tag(
+    destination: &Endpoint,
+    reference: Option<&crate::name::Reference>,
+) -> Result<Option<String>, DestinationError> {
+    use crate::name::Reference;
+    match reference {
+        None => Ok(None),
+        Some(Reference::Digest(_)) => Err(DestinationError::DigestReference {
+            destination: destination.clone(),
+        }),
+        Some(Reference::Tag(tag)) if !crate::name::is_valid_tag(tag) => {
+            Err(DestinationError::InvalidTag { tag: tag.clone() })
+        }
+        Some(Reference::Tag(tag)) => Ok(Some(tag.clone())),
+    }
+}
+
+/// A temp directory beside `file` (never in /tmp: a tmpfs), removed when dropped.
+pub(crate) fn scratch_beside(file: &Path) -> Result<tempfile::TempDir, DestinationError> {
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".ocimg-copy-")
+        .tempdir_in(parent)
+        .map_err(|source| DestinationError::Io {
+            action: "create a temp directory in",
+            path: parent.to_path_buf(),
+            source,
+        })
 }
