@@ -71,6 +71,9 @@ pub struct Reply {
     /// Whether `Content-Length` is sent; without it the body ends when the connection
     /// closes.
     pub length: bool,
+    /// A `Content-Length` to announce instead of the body's (a transfer cut short, or one
+    /// longer than announced), when `length` is set.
+    pub announced: Option<u64>,
 }
 
 impl Reply {
@@ -81,6 +84,7 @@ impl Reply {
             headers: Vec::new(),
             body: Vec::new(),
             length: true,
+            announced: None,
         }
     }
 
@@ -104,6 +108,15 @@ impl Reply {
     pub fn unannounced(body: impl Into<Vec<u8>>) -> Reply {
         Reply {
             length: false,
+            ..Reply::ok(body)
+        }
+    }
+
+    /// 200 with `body`, announcing `announced` bytes: with more announced than sent, the
+    /// connection closes mid-body, as a transfer cut short does.
+    pub fn cut_short(body: impl Into<Vec<u8>>, announced: u64) -> Reply {
+        Reply {
+            announced: Some(announced),
             ..Reply::ok(body)
         }
     }
@@ -564,7 +577,8 @@ fn serve(stream: &TcpStream, routes: &Routes, requests: &Mutex<Vec<Request>>) {
         reason(reply.status)
     );
     if reply.length {
-        head.push_str(&format!("Content-Length: {}\r\n", reply.body.len()));
+        let length = reply.announced.unwrap_or(reply.body.len() as u64);
+        head.push_str(&format!("Content-Length: {length}\r\n"));
     }
     for (k, v) in &reply.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -624,6 +638,16 @@ mod tests {
         assert_eq!(log[1].body, b"def");
         assert_eq!(log[2].host, "a.test");
         assert_eq!(server.hosts(), ["", "a.test", "b.test"]);
+    }
+
+    #[test]
+    fn a_reply_cut_short_announces_more_than_it_sends() {
+        let server = Server::script(Routes::new().get("/blob", Reply::cut_short("abc", 10)));
+        let a = exchange(&server, "GET /blob HTTP/1.1\r\n\r\n");
+        assert!(
+            a.contains("Content-Length: 10\r\n") && a.ends_with("\r\n\r\nabc"),
+            "{a}"
+        );
     }
 
     #[test]
