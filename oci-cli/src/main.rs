@@ -6,11 +6,14 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod cmd;
+mod logging;
+mod progress;
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::{Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// What a command reports back to `main`, which turns it into the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +35,12 @@ pub enum Outcome {
     propagate_version = true
 )]
 struct Cli {
+    /// Print no progress and no notices (errors and warnings still go to standard error).
+    #[arg(short, long, global = true, conflicts_with = "debug")]
+    quiet: bool,
+    /// Log each step and each HTTP request on standard error (as OCIMG_LOG=debug does).
+    #[arg(long, global = true)]
+    debug: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -72,18 +81,67 @@ enum Command {
     Index(cmd::index::Args),
     /// Copy an image between oci:, oci-archive:, docker-archive: and discover: endpoints.
     Copy(cmd::copy::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+}
+
+/// `ocimg completions SHELL`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example: ocimg completions bash > ~/.local/share/bash-completion/completions/ocimg"
+)]
+struct CompletionsArgs {
+    /// The shell to write the script for.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(e) => return usage_error(&e),
     };
-    let result = match cli.command {
+    let json = wants_json(&matches);
+    let path = command_path(&matches);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    let debug = logging::init(cli.debug, cli.quiet);
+    progress::configure(progress::Settings {
+        quiet: cli.quiet,
+        logging: debug,
+    });
+    tracing::debug!(command = %path, json, "start");
+    let started = std::time::Instant::now();
+    let result = run(cli.command);
+    let code = exit_code(&result);
+    if let Err(e) = &result {
+        if code != 0 {
+            eprintln!("ocimg: {e:#}");
+        }
+    }
+    if json && code != 0 && !json_printed() {
+        // One place for the JSON error (CLI.md): the command failed before it printed
+        // its report. A command that returned a non-zero outcome without an error has
+        // already said why on standard error.
+        let message = match &result {
+            Err(e) => format!("{e:#}"),
+            Ok(_) => format!("ocimg {path} failed"),
+        };
+        let _ = print_json(&serde_json::json!({ "error": message }));
+    }
+    tracing::debug!(
+        command = %path,
+        exit = code,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "done"
+    );
+    ExitCode::from(code)
+}
+
+fn run(command: Command) -> anyhow::Result<Outcome> {
+    match command {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Digest(args) => cmd::digest::run(args),
         Command::Name(args) => cmd::name::run(args),
@@ -101,19 +159,78 @@ fn main() -> ExitCode {
         Command::Config(args) => cmd::config::run(args),
         Command::Index(args) => cmd::index::run(args),
         Command::Copy(args) => cmd::copy::run(args),
-    };
-    match result {
-        Ok(Outcome::Ok) => ExitCode::SUCCESS,
-        Ok(Outcome::CheckFailed) => ExitCode::from(1),
-        Ok(Outcome::IoFailed) => ExitCode::from(2),
-        Err(e) => {
-            if is_broken_pipe(&e) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("ocimg: {e:#}");
-            ExitCode::from(2)
-        }
+        Command::Completions(args) => completions(&args),
     }
+}
+
+/// The exit code of a command's result: 0, 1 for a failed check (an [`Outcome`] or a
+/// [`CheckFailed`] error), 2 for any other error; a broken pipe is success (the reader
+/// went away, as `ocimg ls | head` does).
+fn exit_code(result: &anyhow::Result<Outcome>) -> u8 {
+    match result {
+        Ok(Outcome::Ok) => 0,
+        Ok(Outcome::CheckFailed) => 1,
+        Ok(Outcome::IoFailed) => 2,
+        Err(e) if is_broken_pipe(e) => 0,
+        Err(e) if e.chain().any(|c| c.is::<CheckFailed>()) => 1,
+        Err(_) => 2,
+    }
+}
+
+/// Reports a command-line usage error as clap does (exit 2; `--help` and `--version`
+/// exit 0), plus the JSON error when the arguments asked for `--json`.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let code = if e.use_stderr() { 2 } else { 0 };
+    let _ = e.print();
+    if code != 0 && argv_asks_for_json() {
+        // The message is clap's, up to its usage lines, on one line.
+        let rendered = e.render().to_string();
+        let message = rendered
+            .lines()
+            .take_while(|l| !l.starts_with("Usage:"))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let message = message.strip_prefix("error: ").unwrap_or(&message);
+        let _ = print_json(&serde_json::json!({ "error": message }));
+    }
+    ExitCode::from(code)
+}
+
+/// Whether `--json` is among the options of a command line clap could not parse.
+fn argv_asks_for_json() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// Whether the innermost subcommand has a `--json` flag and it was given.
+fn wants_json(matches: &ArgMatches) -> bool {
+    let mut m = matches;
+    while let Some((_, sub)) = m.subcommand() {
+        m = sub;
+    }
+    matches!(m.try_get_one::<bool>("json"), Ok(Some(true)))
+}
+
+/// The subcommand names, as `layer create`.
+fn command_path(matches: &ArgMatches) -> String {
+    let mut names = Vec::new();
+    let mut m = matches;
+    while let Some((name, sub)) = m.subcommand() {
+        names.push(name);
+        m = sub;
+    }
+    names.join(" ")
+}
+
+fn completions(args: &CompletionsArgs) -> anyhow::Result<Outcome> {
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(args.shell, &mut Cli::command(), "ocimg", &mut out);
+    out.flush()?;
+    Ok(Outcome::Ok)
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -123,8 +240,36 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// A failed check (exit 1: an invalid name, a refused layer entry, a damaged blob) as an
+/// error, so that `main` reports it like any other, in one place. Its message is the
+/// whole chain of the error it wraps.
+#[derive(Debug)]
+pub struct CheckFailed(anyhow::Error);
+
+impl std::fmt::Display for CheckFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for CheckFailed {}
+
+/// Wraps `error` as a failed check: `main` prints it and exits 1 (with `{"error": ...}`
+/// under `--json`).
+pub fn check_failed(error: impl Into<anyhow::Error>) -> anyhow::Error {
+    anyhow::Error::new(CheckFailed(error.into()))
+}
+
+/// Whether anything was printed with [`print_json`].
+static JSON_PRINTED: AtomicBool = AtomicBool::new(false);
+
+fn json_printed() -> bool {
+    JSON_PRINTED.load(Ordering::Relaxed)
+}
+
 /// Prints one JSON value on standard output, followed by a newline.
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    JSON_PRINTED.store(true, Ordering::Relaxed);
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     out.write_all(b"\n")?;

@@ -5,7 +5,7 @@
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::ResponseExt as _;
 use ureq::tls::{RootCerts, TlsConfig};
@@ -219,6 +219,7 @@ impl Client {
     ) -> Result<(String, Box<dyn Read + Send>), FetchError> {
         self.check_scheme(url)?;
         let idle = self.options.timeout;
+        let started = Instant::now();
         let response = self
             .agent
             .get(url)
@@ -229,8 +230,9 @@ impl Client {
             .timeout_per_read(Some(idle))
             .build()
             .header("Accept", accept)
-            .call()
-            .map_err(|e| self.map_error(url, limit, e))?;
+            .call();
+        let response =
+            log_request(url, started, response).map_err(|e| self.map_error(url, limit, e))?;
         let final_url = response.get_uri().to_string();
         let announced = response
             .headers()
@@ -263,12 +265,9 @@ impl Client {
     pub fn get(&self, url: &str, accept: &str, limit: u64) -> Result<Fetched, FetchError> {
         self.check_scheme(url)?;
         let map = |e: ureq::Error| self.map_error(url, limit, e);
-        let mut response = self
-            .agent
-            .get(url)
-            .header("Accept", accept)
-            .call()
-            .map_err(map)?;
+        let started = Instant::now();
+        let response = self.agent.get(url).header("Accept", accept).call();
+        let mut response = log_request(url, started, response).map_err(map)?;
         let final_url = response.get_uri().to_string();
         let body = response
             .body_mut()
@@ -280,6 +279,35 @@ impl Client {
             url: final_url,
             body,
         })
+    }
+}
+
+/// Logs a GET at debug level (`tracing`): URL without its userinfo, status or error, and
+/// time taken. Headers, which may carry credentials, are never logged.
+fn log_request<T>(
+    url: &str,
+    started: Instant,
+    result: Result<ureq::http::Response<T>, ureq::Error>,
+) -> Result<ureq::http::Response<T>, ureq::Error> {
+    let ms = started.elapsed().as_millis();
+    let url = redact(url);
+    match &result {
+        Ok(r) => tracing::debug!("GET {url} {} ({ms} ms)", r.status().as_u16()),
+        Err(ureq::Error::StatusCode(status)) => tracing::debug!("GET {url} {status} ({ms} ms)"),
+        Err(e) => tracing::debug!("GET {url} failed after {ms} ms: {e}"),
+    }
+    result
+}
+
+/// `url` with any `user:password@` replaced by `***@`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }
 

@@ -2,7 +2,6 @@
 //! [--compress gzip|zstd|none] [--level N] [--source-date-epoch N]`: a new image whose top
 //! layer is ROOTFS's difference from the base (the whole tree without a base).
 
-use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use oci_image::{BuildOptions, ImageName, Reference};
@@ -64,18 +63,18 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         threads: args.threads,
         ..BuildOptions::new(&args.rootfs)
     };
-    // A line of progress on a terminal; nothing extra when standard error is piped.
-    if std::io::stderr().is_terminal() {
-        eprintln!(
-            "ocimg build: writing a layer of {}{} ...",
-            args.rootfs.display(),
-            args.base
-                .as_deref()
-                .map(|b| format!(" (changes from {b})"))
-                .unwrap_or_default()
-        );
-    }
-    let built = match oci_image::build(&name.dir, tag, &options) {
+    // A spinner on a terminal; nothing extra when standard error is piped or with -q.
+    let spinner = crate::progress::spinner(format!(
+        "ocimg build: writing a layer of {}{}",
+        args.rootfs.display(),
+        args.base
+            .as_deref()
+            .map(|b| format!(" (changes from {b})"))
+            .unwrap_or_default()
+    ));
+    let built = oci_image::build(&name.dir, tag, &options);
+    drop(spinner);
+    let built = match built {
         Ok(built) => built,
         Err(e) => {
             let check = e.is_check_failure();

@@ -8,8 +8,9 @@ use oci_image::{BundleDirOptions, ImageName, UnpackOptions};
 use oci_spec_types::Platform;
 
 use super::init::{open, parse_platform};
-use super::unpack::{end_progress, failed, progress};
+use super::unpack::failed;
 use crate::Outcome;
+use crate::progress::{end_progress, progress};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

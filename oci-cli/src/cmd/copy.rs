@@ -7,8 +7,8 @@ use oci_spec_types::Platform;
 
 use super::init::{fail, parse_platform};
 use super::layer_create::{Compress, GZIP_DEFAULT, compression};
-use super::unpack::{end_progress, progress};
 use crate::Outcome;
+use crate::progress::{end_progress, progress};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum FormatArg {

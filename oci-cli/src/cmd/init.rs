@@ -31,18 +31,17 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// Reports a library error: exit 1 (printed here) when a check failed, else exit 2.
+/// Reports a library error through `main`: exit 1 when a check failed, else exit 2.
 pub(crate) fn fail<E>(command: &str, check_failed: bool, error: E) -> anyhow::Result<Outcome>
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    let error = anyhow::Error::new(error);
-    if check_failed {
-        eprintln!("ocimg {command}: {error:#}");
-        Ok(Outcome::CheckFailed)
+    let error = anyhow::Error::new(error).context(command.to_owned());
+    Err(if check_failed {
+        crate::check_failed(error)
     } else {
-        Err(error.context(command.to_owned()))
-    }
+        error
+    })
 }
 
 /// Opens a layout, or reports why it cannot be opened.

@@ -56,8 +56,8 @@ pub fn apply(args: ApplyArgs) -> anyhow::Result<Outcome> {
                 return Err(anyhow::Error::new(e).context(format!("layer {}", layer.display())));
             }
             Err(e) => {
-                eprintln!("ocimg layer apply: {}: {e}", layer.display());
-                return Ok(Outcome::CheckFailed);
+                let e = anyhow::Error::new(e).context(format!("layer apply: {}", layer.display()));
+                return Err(crate::check_failed(e));
             }
         }
     }

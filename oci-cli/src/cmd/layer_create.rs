@@ -121,8 +121,9 @@ pub fn create(args: CreateArgs) -> anyhow::Result<Outcome> {
     let created = match result {
         Ok(c) => c,
         Err(e @ CreateError::WhiteoutName { .. }) => {
-            eprintln!("ocimg layer create: {e}");
-            return Ok(Outcome::CheckFailed);
+            return Err(crate::check_failed(
+                anyhow::Error::new(e).context("layer create"),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -157,8 +158,8 @@ pub fn ls(args: LsArgs) -> anyhow::Result<Outcome> {
     let entries = match oci_layer::list(file) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("ocimg layer ls: {}: {e}", args.file.display());
-            return Ok(Outcome::CheckFailed);
+            let e = anyhow::Error::new(e).context(format!("layer ls: {}", args.file.display()));
+            return Err(crate::check_failed(e));
         }
     };
     if args.json {

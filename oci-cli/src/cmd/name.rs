@@ -93,13 +93,22 @@ fn parse(args: ParseArgs) -> anyhow::Result<Outcome> {
     let r = match dialect.parse_normalized(&args.reference) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("ocimg: {e}");
-            if args.json {
-                crate::print_json(&json!({"error": e.to_string()}))?;
-            }
-            return Ok(Outcome::CheckFailed);
+            return Err(crate::check_failed(
+                match hint(dialect, &args.reference, &e) {
+                    Some(hint) => anyhow::anyhow!("{e}; {hint}"),
+                    None => e.into(),
+                },
+            ));
         }
     };
+    if let Some(first) = uppercase_host(dialect, &args.reference)
+        && !crate::progress::quiet()
+    {
+        eprintln!(
+            "ocimg: note: {first:?} is read as a registry host (a first component with an \
+             uppercase letter names one, as Docker reads it); repository names are lowercase"
+        );
+    }
     let familiar = r.familiar().to_string();
     if args.json {
         crate::print_json(&json!({
@@ -122,10 +131,63 @@ fn parse(args: ParseArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// What upstream makes of a reference whose first component holds an uppercase letter,
+/// for the message of an uppercase error: whether that component is read as a registry
+/// host or as part of the repository name.
+fn hint(dialect: oci_naming::Dialect, input: &str, error: &oci_naming::Error) -> Option<String> {
+    use oci_naming::Error as E;
+    if !matches!(
+        error,
+        E::RemoteNameUppercase { .. } | E::NameContainsUppercase { .. }
+    ) {
+        return None;
+    }
+    let (first, _) = input.split_once('/')?;
+    if first == "localhost" || first.contains(['.', ':']) {
+        return None;
+    }
+    if uppercase_host(dialect, input).is_some() {
+        Some(format!(
+            "{first:?} would be read as a registry host (a first component with an uppercase \
+             letter, \".\" or \":\", or \"localhost\", names a registry), and the repository \
+             after it must be lowercase"
+        ))
+    } else if first.to_lowercase() != first {
+        Some(format!(
+            "{first:?} is not read as a registry host (only a first component with \".\" or \
+             \":\", or \"localhost\", names one), so it is part of the repository name, which \
+             must be lowercase"
+        ))
+    } else {
+        None
+    }
+}
+
+/// The first component of `input` when `dialect` reads it as a registry host only
+/// because it holds an uppercase letter (distribution's rule: `Foo/bar` is repository
+/// `bar` on host `Foo`).
+fn uppercase_host(dialect: oci_naming::Dialect, input: &str) -> Option<&str> {
+    let (first, _) = input.split_once('/')?;
+    let plain = first != "localhost" && !first.contains(['.', ':']);
+    (dialect == oci_naming::Dialect::Distribution && plain && first.to_lowercase() != first)
+        .then_some(first)
+}
+
+/// The registries.conf to read: `--registries-conf`, else `CONTAINERS_REGISTRIES_CONF`
+/// (as containers/image reads it), else none (the default locations).
+fn registries_conf(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| {
+        std::env::var_os("CONTAINERS_REGISTRIES_CONF")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
 fn resolve(args: ResolveArgs) -> anyhow::Result<Outcome> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
+    let registries_conf = registries_conf(args.registries_conf);
     let locations = ConfigLocations::containers_default(
-        args.registries_conf.as_deref(),
+        registries_conf.as_deref(),
         args.registries_conf_dir.as_deref(),
         home.as_deref(),
     );
@@ -133,14 +195,8 @@ fn resolve(args: ResolveArgs) -> anyhow::Result<Outcome> {
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let resolution = match conf.resolve(&args.reference, interactive) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("ocimg: {e}");
-            if args.json {
-                crate::print_json(&json!({"error": e.to_string()}))?;
-            }
-            // Every resolve error is a refused name (blocked, ambiguous, invalid).
-            return Ok(Outcome::CheckFailed);
-        }
+        // Every resolve error is a refused name (blocked, ambiguous, invalid).
+        Err(e) => return Err(crate::check_failed(e)),
     };
     if resolution.needs_choice {
         eprintln!(
@@ -223,37 +279,18 @@ fn discover(args: DiscoverArgs) -> anyhow::Result<Outcome> {
     let connect_to = args.net.connect_to()?;
     let name = match HostBasedName::parse(&args.name) {
         Ok(n) => n,
-        Err(e) => {
-            eprintln!("ocimg: {e}");
-            if args.json {
-                crate::print_json(&json!({"error": e.to_string()}))?;
-            }
-            return Ok(Outcome::CheckFailed);
-        }
+        Err(e) => return Err(crate::check_failed(e)),
     };
     let discoverer = args.net.discoverer(connect_to)?;
     let found = match discoverer.discover(&name) {
         Ok(found) => found,
-        Err(e) => {
-            match &e {
-                DiscoverError::NotFound { name, attempts, .. } => {
-                    for a in attempts {
-                        eprintln!("ocimg: {}: {}", a.host, a.reasons());
-                    }
-                    eprintln!("ocimg: no ref engine resolved {name:?}");
-                }
-                DiscoverError::Config { .. } => eprintln!("ocimg: {e}"),
-            }
-            if args.json {
-                crate::print_json(&json!({"error": e.to_string()}))?;
-            }
-            return Ok(match e {
-                DiscoverError::NotFound {
-                    index_seen: true, ..
-                } => Outcome::CheckFailed,
-                DiscoverError::NotFound { .. } | DiscoverError::Config { .. } => Outcome::IoFailed,
-            });
-        }
+        // A ref engine answered and rejected the name: a failed check; else unreachable.
+        Err(
+            e @ DiscoverError::NotFound {
+                index_seen: true, ..
+            },
+        ) => return Err(crate::check_failed(e)),
+        Err(e) => return Err(e.into()),
     };
     for a in &found.tried {
         eprintln!("ocimg: {} did not answer: {}", a.host, a.reasons());

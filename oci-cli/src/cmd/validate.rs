@@ -53,6 +53,9 @@ struct FileResult<'a> {
     file: String,
     valid: bool,
     violations: &'a [Violation],
+    /// Why the file could not be read (then it is not valid, and the exit code is 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 fn read(path: &PathBuf) -> std::io::Result<Vec<u8>> {
@@ -67,33 +70,48 @@ fn read(path: &PathBuf) -> std::io::Result<Vec<u8>> {
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let kind = Kind::from(args.kind);
+    // Every file in order: its report, or why it could not be read.
     let mut reports = Vec::new();
     let mut unreadable = false;
     for path in &args.files {
         let name = path.display().to_string();
         match read(path) {
-            Ok(bytes) => reports.push((name, validate::validate(kind, &bytes))),
+            Ok(bytes) => reports.push((name, Ok(validate::validate(kind, &bytes)))),
             Err(e) => {
-                eprintln!("ocimg: read {name}: {e}");
+                let message = format!("read {name}: {e}");
+                eprintln!("ocimg: {message}");
                 unreadable = true;
+                reports.push((name, Err(message)));
             }
         }
     }
-    let all_valid = reports.iter().all(|(_, r)| r.is_valid());
+    let all_valid = reports
+        .iter()
+        .all(|(_, r)| r.as_ref().is_ok_and(validate::Report::is_valid));
     if args.json {
+        // The report is the answer: an unreadable file is in it, with its error.
         let results: Vec<FileResult<'_>> = reports
             .iter()
-            .map(|(file, r)| FileResult {
-                file: file.clone(),
-                valid: r.is_valid(),
-                violations: &r.violations,
+            .map(|(file, r)| match r {
+                Ok(r) => FileResult {
+                    file: file.clone(),
+                    valid: r.is_valid(),
+                    violations: &r.violations,
+                    error: None,
+                },
+                Err(message) => FileResult {
+                    file: file.clone(),
+                    valid: false,
+                    violations: &[],
+                    error: Some(message.clone()),
+                },
             })
             .collect();
         crate::print_json(&results)?;
     } else {
         let mut out = std::io::stdout().lock();
         for (file, report) in &reports {
-            for v in &report.violations {
+            for v in report.iter().flat_map(|r| &r.violations) {
                 writeln!(out, "{file}: {v}")?;
             }
         }

@@ -5,9 +5,11 @@ mod copy;
 mod copy_discover;
 mod digest;
 mod image;
+mod json_errors;
 mod layer_apply;
 mod layer_create;
 mod name;
+mod output;
 mod unpack;
 mod validate;
 

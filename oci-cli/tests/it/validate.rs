@@ -94,8 +94,18 @@ fn validate_unreadable_file_exits_2_and_still_validates_the_others() {
     let out = ocimg(&["validate", "--json", "--kind", "descriptor", &missing, &bad]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON value");
-    assert_eq!(value[0]["file"], bad.as_str());
+    // The report is the answer: the unreadable file is in it, in order, with its error.
+    assert_eq!(value[0]["file"], missing.as_str());
     assert_eq!(value[0]["valid"], false);
+    assert!(
+        value[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("missing.json")),
+        "{value}"
+    );
+    assert_eq!(value[1]["file"], bad.as_str());
+    assert_eq!(value[1]["valid"], false);
+    assert!(value[1].get("error").is_none(), "{value}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("missing.json"), "{stderr}");
 }

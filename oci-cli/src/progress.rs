@@ -1,0 +1,178 @@
+//! Progress on standard error, drawn by `indicatif`: one bar per layer or blob with bytes,
+//! rate and time left. Nothing is drawn when standard error is not a terminal, with
+//! `-q`, or while debug logs go to standard error; `NO_COLOR` drops the colours.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use oci_image::{Progress, UnpackEvent};
+
+/// What `main` decided from the global flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings {
+    /// `-q`: no progress at all.
+    pub quiet: bool,
+    /// Logs below the warning level go to standard error: bars would garble them.
+    pub logging: bool,
+}
+
+static SETTINGS: OnceLock<Settings> = OnceLock::new();
+
+/// Sets what the global flags say (once, from `main`).
+pub fn configure(settings: Settings) {
+    let _ = SETTINGS.set(settings);
+}
+
+/// Whether progress is drawn: standard error is a terminal, no `-q`, no debug log.
+pub fn enabled() -> bool {
+    let settings = SETTINGS.get().copied().unwrap_or_default();
+    !settings.quiet && !settings.logging && std::io::stderr().is_terminal()
+}
+
+/// Whether `-q` was given: commands leave out their notices.
+pub fn quiet() -> bool {
+    SETTINGS.get().is_some_and(|s| s.quiet)
+}
+
+/// The bars of one operation.
+struct Bars {
+    multi: MultiProgress,
+    /// One bar per layer (by its position in the manifest).
+    bars: BTreeMap<usize, ProgressBar>,
+    /// Layers in the operation, once known.
+    count: usize,
+}
+
+impl Bars {
+    fn bar(&mut self, index: usize, size: u64, digest: Option<&str>) -> &ProgressBar {
+        let count = self.count;
+        let multi = &self.multi;
+        self.bars.entry(index).or_insert_with(|| {
+            let bar = multi.add(ProgressBar::new(size));
+            bar.set_style(bytes_style());
+            let short = digest.map(|d| d.get(..19).unwrap_or(d)).unwrap_or("");
+            bar.set_prefix(if count > 0 {
+                format!("layer {}/{count} {short}", index + 1)
+            } else {
+                format!("layer {} {short}", index + 1)
+            });
+            bar
+        })
+    }
+
+    fn clear(&mut self) {
+        for bar in self.bars.values() {
+            bar.finish_and_clear();
+        }
+        self.bars.clear();
+        let _ = self.multi.clear();
+    }
+}
+
+/// The bars being drawn, for [`end_progress`].
+static LIVE: Mutex<Option<Arc<Mutex<Bars>>>> = Mutex::new(None);
+
+fn bytes_style() -> ProgressStyle {
+    let template = if crate::logging::color(true) {
+        "{prefix} {bar:30.cyan/blue} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}"
+    } else {
+        "{prefix} {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}"
+    };
+    ProgressStyle::with_template(template)
+        .expect("a valid progress template")
+        .progress_chars("=> ")
+}
+
+/// A progress observer drawing one bar per layer on standard error when progress is
+/// [`enabled`], else none. Call [`end_progress`] when the operation ends.
+pub(crate) fn progress() -> Progress {
+    if !enabled() {
+        return Progress::default();
+    }
+    let bars = Arc::new(Mutex::new(Bars {
+        multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+        bars: BTreeMap::new(),
+        count: 0,
+    }));
+    if let Ok(mut live) = LIVE.lock() {
+        *live = Some(Arc::clone(&bars));
+    }
+    Progress(Some(Arc::new(move |event: &UnpackEvent<'_>| {
+        let Ok(mut bars) = bars.lock() else { return };
+        match event {
+            UnpackEvent::Layer {
+                index,
+                count,
+                descriptor,
+            } => {
+                bars.count = *count;
+                bars.bar(*index, descriptor.size, Some(descriptor.digest.as_str()));
+            }
+            UnpackEvent::Read { index, read, size } => {
+                let bar = bars.bar(*index, *size, None);
+                bar.set_position(*read);
+                if read >= size {
+                    bar.finish();
+                }
+            }
+        }
+    })))
+}
+
+/// Ends the bars of `progress`, if any were drawn, and clears them from the screen.
+pub(crate) fn end_progress(progress: &Progress) {
+    if progress.0.is_none() {
+        return;
+    }
+    let live = LIVE.lock().ok().and_then(|mut live| live.take());
+    if let Some(bars) = live
+        && let Ok(mut bars) = bars.lock()
+    {
+        bars.clear();
+    }
+}
+
+/// A spinner with a message and the time elapsed, for work that reports no bytes; it
+/// clears itself when dropped. Hidden when progress is not [`enabled`].
+pub(crate) fn spinner(message: String) -> Spinner {
+    if !enabled() {
+        return Spinner(None);
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let template = if crate::logging::color(true) {
+        "{spinner:.green} {msg} ({elapsed})"
+    } else {
+        "{spinner} {msg} ({elapsed})"
+    };
+    bar.set_style(ProgressStyle::with_template(template).expect("a valid spinner template"));
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(100));
+    Spinner(Some(bar))
+}
+
+/// A spinner drawn by [`spinner`]; cleared when dropped.
+#[derive(Debug)]
+pub(crate) struct Spinner(Option<ProgressBar>);
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A bar over a known number of bytes (fsck's blobs), hidden when progress is not
+/// [`enabled`].
+pub(crate) fn bytes(prefix: &str, total: u64) -> ProgressBar {
+    if !enabled() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(bytes_style());
+    bar.set_prefix(prefix.to_owned());
+    bar
+}
