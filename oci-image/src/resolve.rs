@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use oci_digest::ReadError;
 use oci_spec_types::document::{AnyManifest, AnyManifestError, probe};
-use oci_spec_types::{Descriptor, Digest, ImageConfig, ImageIndex, Platform, PlatformMatcher};
+use oci_spec_types::{Descriptor, Digest, ImageConfig, ImageIndex, Platform};
 
+use crate::LayoutSource;
+use crate::image::{ImageError, Inspection};
 use crate::layout::{IndexError, Layout};
 use crate::name::Reference;
 
@@ -116,12 +118,9 @@ pub enum ResolveError {
         /// The platforms found.
         available: Vec<String>,
     },
-    /// An index nested more deeply than [`MAX_DEPTH`].
-    #[error("index {digest} nests indexes more than {MAX_DEPTH} deep")]
-    TooDeep {
-        /// The innermost index reached.
-        digest: Digest,
-    },
+    /// The image under the entry could not be read.
+    #[error(transparent)]
+    Image(#[from] ImageError),
 }
 
 fn list(refs: &[String]) -> String {
@@ -139,7 +138,7 @@ impl ResolveError {
         match self {
             ResolveError::Index(e) => e.is_check_failure(),
             ResolveError::Blob(e) => e.is_check_failure(),
-            ResolveError::TooDeep { .. } => true,
+            ResolveError::Image(e) => e.is_check_failure(),
             ResolveError::NotFound { .. }
             | ResolveError::NotOne { .. }
             | ResolveError::NoPlatform { .. } => false,
@@ -210,40 +209,13 @@ pub fn select_entry<'a>(
         Some(r) => r.to_string(),
         None => layout.display().to_string(),
     };
-    pick(&candidates, platform, &what).map(|d| d.copied())
-}
-
-/// One of `candidates`: the only one unless a platform was asked for, else the first
-/// matching `platform` (default: the host's).
-fn pick<'a, D: std::borrow::Borrow<Descriptor>>(
-    candidates: &'a [D],
-    platform: Option<&Platform>,
-    what: &str,
-) -> Result<Option<&'a D>, ResolveError> {
-    match candidates {
-        [] => Ok(None),
-        [only] if platform.is_none() || only.borrow().platform.is_none() => Ok(Some(only)),
-        _ => {
-            let wanted = platform.cloned().unwrap_or_else(Platform::host);
-            let matcher = PlatformMatcher::new(&wanted);
-            let found = candidates.iter().find(|d| {
-                d.borrow()
-                    .platform
-                    .as_ref()
-                    .is_some_and(|p| matcher.matches(p))
-            });
-            match found {
-                Some(d) => Ok(Some(d)),
-                None => Err(ResolveError::NoPlatform {
-                    what: what.to_owned(),
-                    wanted: wanted.to_string(),
-                    available: candidates
-                        .iter()
-                        .map(|d| platform_string(d.borrow()).unwrap_or_else(|| "none".into()))
-                        .collect(),
-                }),
-            }
-        }
+    match crate::image::pick(&candidates, platform) {
+        Ok(found) => Ok(found.copied()),
+        Err(wanted) => Err(ResolveError::NoPlatform {
+            what,
+            wanted: wanted.to_string(),
+            available: crate::image::platforms_of(&candidates),
+        }),
     }
 }
 
@@ -367,34 +339,15 @@ impl Layout {
         Ok(Some(descriptor))
     }
 
-    /// Descends from `descriptor` through indexes to one image manifest, choosing entries
-    /// by `platform` (default: the host's; an index with one entry gives that entry).
-    pub fn descend(
+    /// Inspects the image `reference` names: the entry [`Layout::resolve`] finds, read
+    /// through [`crate::inspect`] (an index is shown as such unless `platform` is given).
+    pub fn inspect(
         &self,
-        descriptor: &Descriptor,
+        reference: Option<&Reference>,
         platform: Option<&Platform>,
-    ) -> Result<(Descriptor, Vec<u8>, AnyManifest), ResolveError> {
-        let mut current = descriptor.clone();
-        for _ in 0..=MAX_DEPTH {
-            let (bytes, manifest) = self.read_manifest(&current)?;
-            let Some(entries) = manifest.entries() else {
-                return Ok((current, bytes, manifest));
-            };
-            let what = format!("index {}", current.digest);
-            let next = match pick(entries, platform, &what)? {
-                Some(next) => next.clone(),
-                None => {
-                    return Err(ResolveError::NoPlatform {
-                        what,
-                        wanted: platform.cloned().unwrap_or_else(Platform::host).to_string(),
-                        available: Vec::new(),
-                    });
-                }
-            };
-            current = next;
-        }
-        Err(ResolveError::TooDeep {
-            digest: current.digest,
-        })
+    ) -> Result<Inspection, ResolveError> {
+        let root = self.resolve(reference, platform)?;
+        let source = LayoutSource::new(self.clone(), root);
+        Ok(crate::image::inspect(&source, platform)?)
     }
 }

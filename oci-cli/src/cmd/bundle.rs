@@ -1,13 +1,13 @@
-//! `ocimg bundle DIR:REF BUNDLE [--platform P] [--rootless] [--tty] [--json]`: a runtime
+//! `ocimg bundle IMAGE BUNDLE [--platform P] [--rootless] [--tty] [--json]`: a runtime
 //! bundle (`BUNDLE/rootfs`, `BUNDLE/config.json`, `BUNDLE/volumes`) that `runc run` runs
 //! with no extra arguments; nothing is left at BUNDLE after a failure.
 
 use std::path::PathBuf;
 
-use oci_image::{BundleDirOptions, ImageName, UnpackOptions};
+use oci_image::{BundleDirOptions, UnpackOptions};
 use oci_spec_types::Platform;
 
-use super::init::{open, parse_platform};
+use super::init::{open_image, parse_platform};
 use super::unpack::failed;
 use crate::Outcome;
 use crate::progress::{end_progress, progress};
@@ -28,8 +28,13 @@ pub struct Args {
     /// Print one JSON object `{"bundle", "args", "user"}` on standard output.
     #[arg(long)]
     json: bool,
-    /// The image: DIR:REF (a tag or a digest), or DIR when it holds one image.
-    #[arg(value_name = "DIR[:REF]")]
+    // Network options for discover: images.
+    #[command(flatten)]
+    net: super::name::NetArgs,
+    /// The image: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG],
+    /// discover:HOST/PATH[#FRAGMENT], or DIR[:REF] (a layout; DIR alone when it holds one
+    /// image).
+    #[arg(value_name = "IMAGE")]
     name: String,
     /// The bundle directory to create (must not exist).
     #[arg(value_name = "BUNDLE")]
@@ -37,9 +42,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let name = ImageName::parse(&args.name)?;
-    let layout = match open("bundle", &name.dir) {
-        Ok(layout) => layout,
+    let source = match open_image("bundle", &args.name, &args.net) {
+        Ok(source) => source,
         Err(outcome) => return outcome,
     };
     let options = BundleDirOptions {
@@ -50,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         },
         terminal: args.tty,
     };
-    let result = oci_image::bundle(&layout, name.reference.as_ref(), &args.bundle, &options);
+    let result = oci_image::bundle(source.as_ref(), &args.bundle, &options);
     end_progress(&options.unpack.progress);
     let bundled = match result {
         Ok(bundled) => bundled,

@@ -17,32 +17,34 @@ use crate::Outcome;
 pub struct ExecArray(Vec<String>);
 
 /// The config flags of `ocimg build` and `ocimg config`; every value is checked while
-/// parsing, so a bad one is a usage error (exit 2).
+/// parsing, so a bad one is a usage error (exit 2). The library's checks name the value
+/// and what is wrong with it; clap adds the flag (`invalid value 'X' for '--expose
+/// <PORT[/PROTO]>': the protocol must be tcp, udp or sctp`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConfigFlags {
     /// Entrypoint, exec form as a JSON array: '["/bin/app","--flag"]'.
-    #[arg(long, value_name = "JSON_ARRAY", value_parser = |s: &str| parse_exec_array("--entrypoint", s).map(ExecArray).map_err(|e| e.to_string()))]
+    #[arg(long, value_name = "JSON_ARRAY", value_parser = |s: &str| parse_exec_array(s).map(ExecArray).map_err(|e| e.to_string()))]
     entrypoint: Option<ExecArray>,
     /// Cmd, exec form as a JSON array: '["/bin/sh","-c","echo hi"]'.
-    #[arg(long, value_name = "JSON_ARRAY", value_parser = |s: &str| parse_exec_array("--cmd", s).map(ExecArray).map_err(|e| e.to_string()))]
+    #[arg(long, value_name = "JSON_ARRAY", value_parser = |s: &str| parse_exec_array(s).map(ExecArray).map_err(|e| e.to_string()))]
     cmd: Option<ExecArray>,
     /// Set an environment variable (repeatable); an existing K is replaced in place.
-    #[arg(long, value_name = "K=V", value_parser = |s: &str| parse_key_value("--env", s).map_err(|e| e.to_string()))]
+    #[arg(long, value_name = "K=V", value_parser = |s: &str| parse_key_value(s).map_err(|e| e.to_string()))]
     env: Vec<(String, String)>,
     /// Working directory (absolute).
-    #[arg(long, value_name = "DIR", value_parser = |s: &str| check_absolute("--workdir", s).map(|()| s.to_owned()).map_err(|e| e.to_string()))]
+    #[arg(long, value_name = "DIR", value_parser = |s: &str| check_absolute(s).map(|()| s.to_owned()).map_err(|e| e.to_string()))]
     workdir: Option<String>,
     /// User to run as: USER[:GROUP], names or numeric ids.
     #[arg(long, value_name = "USER[:GROUP]", value_parser = |s: &str| check_user(s).map(|()| s.to_owned()).map_err(|e| e.to_string()))]
     user: Option<String>,
     /// Set a label (repeatable).
-    #[arg(long, value_name = "K=V", value_parser = |s: &str| parse_key_value("--label", s).map_err(|e| e.to_string()))]
+    #[arg(long, value_name = "K=V", value_parser = |s: &str| parse_key_value(s).map_err(|e| e.to_string()))]
     label: Vec<(String, String)>,
     /// Expose a port (repeatable): PORT[/PROTO], 80 meaning 80/tcp.
     #[arg(long, value_name = "PORT[/PROTO]", value_parser = |s: &str| parse_port(s).map_err(|e| e.to_string()))]
     expose: Vec<String>,
     /// Add a volume (repeatable; absolute path).
-    #[arg(long, value_name = "PATH", value_parser = |s: &str| check_absolute("--volume", s).map(|()| s.to_owned()).map_err(|e| e.to_string()))]
+    #[arg(long, value_name = "PATH", value_parser = |s: &str| check_absolute(s).map(|()| s.to_owned()).map_err(|e| e.to_string()))]
     volume: Vec<String>,
     /// Signal that stops the container, such as SIGTERM.
     #[arg(long, value_name = "SIG", value_parser = |s: &str| check_signal(s).map(|()| s.to_owned()).map_err(|e| e.to_string()))]

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use oci_image::Layout;
+use oci_image::{Endpoint, Layout, OpenOptions, Source};
 use oci_spec_types::Platform;
 
 use crate::Outcome;
@@ -50,6 +50,29 @@ pub(crate) fn open(
     dir: &std::path::Path,
 ) -> Result<Layout, anyhow::Result<Outcome>> {
     Layout::open(dir).map_err(|e| {
+        let check = e.is_check_failure();
+        fail(command, check, e)
+    })
+}
+
+/// Opens IMAGE for reading, whatever its transport (CLI.md: `oci:DIR[:REF]`,
+/// `oci-archive:FILE[:REF]`, `docker-archive:FILE[:NAME:TAG]`, `discover:NAME`, or a bare
+/// `DIR[:REF]`), or reports why it cannot be opened. `net` configures discovery.
+pub(crate) fn open_image(
+    command: &str,
+    image: &str,
+    net: &super::name::NetArgs,
+) -> Result<Box<dyn Source>, anyhow::Result<Outcome>> {
+    let endpoint = Endpoint::parse_image(image).map_err(|e| fail(command, false, e))?;
+    let mut options = OpenOptions::default();
+    if matches!(endpoint, Endpoint::Discover(_)) {
+        let discoverer = net
+            .connect_to()
+            .and_then(|connect_to| net.discoverer(connect_to))
+            .map_err(|e| Err(e.context(command.to_owned())))?;
+        options.discoverer = Some(discoverer);
+    }
+    oci_image::open_endpoint(&endpoint, &options).map_err(|e| {
         let check = e.is_check_failure();
         fail(command, check, e)
     })

@@ -1,11 +1,11 @@
-//! `ocimg inspect [--platform P] [--json] DIR[:REF]`: an image's manifest, config, layers
-//! and history, or an index. Every blob read is verified.
+//! `ocimg inspect [--platform P] [--json] IMAGE`: an image's manifest, config, layers
+//! and history, or an index, from any transport. Every blob read is verified.
 
-use oci_image::{ImageName, Inspection};
+use oci_image::Inspection;
 use oci_spec_types::Platform;
 use serde_json::{Value, json};
 
-use super::init::{fail, open, parse_platform};
+use super::init::{fail, open_image, parse_platform};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
@@ -19,9 +19,14 @@ pub struct Args {
     /// `{"descriptor", "index"}` for an index.
     #[arg(long)]
     json: bool,
-    /// The image: DIR:REF (a tag or a digest), or DIR when it holds one image.
-    #[arg(value_name = "DIR[:REF]")]
+    /// The image: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG],
+    /// discover:HOST/PATH[#FRAGMENT], or DIR[:REF] (a layout; DIR alone when it holds one
+    /// image).
+    #[arg(value_name = "IMAGE")]
     name: String,
+    // Network options for discover: images.
+    #[command(flatten)]
+    net: super::name::NetArgs,
 }
 
 /// A document's exact bytes as a JSON value.
@@ -30,12 +35,11 @@ fn value(bytes: &[u8]) -> Value {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let name = ImageName::parse(&args.name)?;
-    let layout = match open("inspect", &name.dir) {
-        Ok(layout) => layout,
+    let source = match open_image("inspect", &args.name, &args.net) {
+        Ok(source) => source,
         Err(outcome) => return outcome,
     };
-    let inspection = match layout.inspect(name.reference.as_ref(), args.platform.as_ref()) {
+    let inspection = match oci_image::inspect(source.as_ref(), args.platform.as_ref()) {
         Ok(inspection) => inspection,
         Err(e) => {
             let check = e.is_check_failure();

@@ -1,13 +1,13 @@
-//! `ocimg unpack DIR:REF DEST [--platform P] [--rootless] [--json]`: applies an image's
+//! `ocimg unpack IMAGE DEST [--platform P] [--rootless] [--json]`: applies an image's
 //! layers into a new directory, verifying every digest and diffID; nothing is left at
 //! DEST after a failure.
 
 use std::path::PathBuf;
 
-use oci_image::{ImageName, UnpackError, UnpackOptions};
+use oci_image::{UnpackError, UnpackOptions};
 use oci_spec_types::Platform;
 
-use super::init::{fail, open, parse_platform};
+use super::init::{fail, open_image, parse_platform};
 use crate::Outcome;
 use crate::progress::{end_progress, progress};
 
@@ -23,8 +23,13 @@ pub struct Args {
     /// Print one JSON object `{"dest", "layers", "entries"}` on standard output.
     #[arg(long)]
     json: bool,
-    /// The image: DIR:REF (a tag or a digest), or DIR when it holds one image.
-    #[arg(value_name = "DIR[:REF]")]
+    // Network options for discover: images.
+    #[command(flatten)]
+    net: super::name::NetArgs,
+    /// The image: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG],
+    /// discover:HOST/PATH[#FRAGMENT], or DIR[:REF] (a layout; DIR alone when it holds one
+    /// image).
+    #[arg(value_name = "IMAGE")]
     name: String,
     /// The directory to create (must not exist).
     #[arg(value_name = "DEST")]
@@ -32,9 +37,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let name = ImageName::parse(&args.name)?;
-    let layout = match open("unpack", &name.dir) {
-        Ok(layout) => layout,
+    let source = match open_image("unpack", &args.name, &args.net) {
+        Ok(source) => source,
         Err(outcome) => return outcome,
     };
     let options = UnpackOptions {
@@ -42,7 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         rootless: args.rootless,
         progress: progress(),
     };
-    let result = oci_image::unpack(&layout, name.reference.as_ref(), &args.dest, &options);
+    let result = oci_image::unpack(source.as_ref(), &args.dest, &options);
     end_progress(&options.progress);
     let unpacked = match result {
         Ok(unpacked) => unpacked,

@@ -1,13 +1,15 @@
-//! Unpacking an image of a layout into a directory, and making a runtime bundle of it.
+//! Unpacking an image into a directory, and making a runtime bundle of it, from any
+//! [`Source`] (a layout, an archive read in place, discovery).
 //!
-//! [`unpack`] resolves `DIR:REF` (by platform where an index or several entries share the
-//! name), reads the manifest and config verified, checks that the config describes the
-//! layers (`rootfs.type` is `layers` (C15), one diffID per layer), then applies the layers
-//! in order with [`oci_layer::apply_layer`] into a hidden staging directory beside the
-//! destination. Every layer's digest (compressed bytes) and diffID (uncompressed tar) are
-//! checked while streaming; the staging directory is renamed into place only when every
-//! layer applied and matched. After any failure the destination does not exist and the
-//! staging directory is removed.
+//! [`unpack`] descends from the source's root (by platform where it is an index, see
+//! [`crate::descend`]), reads the manifest and config verified, checks that the config
+//! describes the layers (`rootfs.type` is `layers` (C15), one diffID per layer), then
+//! streams each layer out of the source ([`Source::open`]) into
+//! [`oci_layer::apply_layer`], in order, into a hidden staging directory beside the
+//! destination. Every layer's digest (compressed bytes, checked by the source's reader)
+//! and diffID (uncompressed tar) are checked while streaming; the staging directory is
+//! renamed into place only when every layer applied and matched. After any failure the
+//! destination does not exist and the staging directory is removed.
 //!
 //! [`bundle`] does the same into `BUNDLE/rootfs` of a new `BUNDLE` (mode 0700), then
 //! writes `BUNDLE/config.json` ([`runtime_config`]) and seeds the volume directories;
@@ -21,23 +23,21 @@
 //! interrupted process (a signal) leaves its staging directory behind (named
 //! `.NAME.ocimg-unpack-*` beside the destination).
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use oci_digest::VerifyError;
 use oci_layer::apply::{ApplyOptions, Error as ApplyError, Expected, apply_layer};
-use oci_spec_types::document::AnyManifest;
 use oci_spec_types::{Descriptor, Digest, ImageConfig, MediaType, Platform};
 
-use crate::bundle::spec::User;
-use crate::bundle::{
+use crate::image::{ImageError, descend, image_of, layer_compression, select_root};
+use crate::runtime::bundle::spec::User;
+use crate::runtime::bundle::{
     BundleOptions, ConvertError, HostIds, ROOTFS_DIR, RootfsFiles, SeedError, runtime_config,
     seed_volumes, write_config,
 };
-use crate::layout::Layout;
-use crate::name::Reference;
-use crate::resolve::{BlobError, ResolveError};
+use crate::{Source, read_error};
 
 /// Part of the staging directory's name beside the destination: `.` + the first 64
 /// characters of its name + this + a random suffix.
@@ -162,9 +162,10 @@ pub enum UnpackError {
         /// The destination.
         path: PathBuf,
     },
-    /// The image could not be found or a document on the way could not be read.
+    /// A document or layer blob of the image could not be read (missing, damaged,
+    /// unreadable), or no entry of an index has the platform.
     #[error(transparent)]
-    Resolve(#[from] ResolveError),
+    Image(#[from] ImageError),
     /// The manifest's config is not an image config.
     #[error(
         "manifest {manifest}: config {digest} has media type {media_type}, not an image config"
@@ -205,22 +206,6 @@ pub enum UnpackError {
         /// Its media type.
         media_type: MediaType,
     },
-    /// A layer blob is not in the layout.
-    #[error("layer blob {digest} is missing")]
-    MissingBlob {
-        /// The layer's digest.
-        digest: Digest,
-    },
-    /// A layer blob's size is not its descriptor's.
-    #[error("layer blob {digest} has {actual} bytes, its descriptor says {expected}")]
-    SizeMismatch {
-        /// The layer's digest.
-        digest: Digest,
-        /// The descriptor's size.
-        expected: u64,
-        /// The file's size.
-        actual: u64,
-    },
     /// Applying a layer failed (digest or diffID mismatch, refused entry, I/O).
     #[error("layer {digest}: {source}")]
     Layer {
@@ -258,15 +243,13 @@ impl UnpackError {
             | UnpackError::BadDestination { .. }
             | UnpackError::Seed(_)
             | UnpackError::Io { .. } => false,
-            UnpackError::Resolve(e) => e.is_check_failure(),
+            UnpackError::Image(e) => e.is_check_failure(),
             UnpackError::Layer { source, .. } => !source.is_io(),
             UnpackError::Convert(e) => !matches!(e, ConvertError::ReadUserDb { .. }),
             UnpackError::NotAnImage { .. }
             | UnpackError::RootfsType { .. }
             | UnpackError::LayerCount { .. }
-            | UnpackError::UnknownLayerType { .. }
-            | UnpackError::MissingBlob { .. }
-            | UnpackError::SizeMismatch { .. } => true,
+            | UnpackError::UnknownLayerType { .. } => true,
         }
     }
 
@@ -288,70 +271,53 @@ struct Plan {
     layers: Vec<(Descriptor, Digest)>,
 }
 
-/// Resolves `reference` to one image and checks that its config describes its layers.
-fn plan(
-    layout: &Layout,
-    reference: Option<&Reference>,
-    platform: Option<&Platform>,
-) -> Result<Plan, UnpackError> {
-    let entry = layout.resolve(reference, platform)?;
-    let (manifest, _bytes, document) = layout.descend(&entry, platform)?;
-    // `descend` ends at an image manifest, which has a config.
-    let (config_descriptor, layer_descriptors) = match &document {
-        AnyManifest::OciManifest(m) => (m.config.clone(), m.layers.clone()),
-        AnyManifest::DockerManifest(_)
-        | AnyManifest::OciIndex(_)
-        | AnyManifest::DockerManifestList(_) => (
-            document
-                .config()
-                .cloned()
-                .ok_or_else(|| UnpackError::NotAnImage {
-                    manifest: manifest.digest.clone(),
-                    digest: manifest.digest.clone(),
-                    media_type: manifest.media_type.clone(),
-                })?,
-            document.layers().unwrap_or_default().to_vec(),
-        ),
-    };
-    if !config_descriptor.media_type.is_image_config() {
+/// Descends from the source's root to one image and checks that its config describes its
+/// layers.
+fn plan(source: &dyn Source, platform: Option<&Platform>) -> Result<Plan, UnpackError> {
+    let root = select_root(source, platform)?;
+    let (manifest, bytes, document) = descend(source, &root, platform)?;
+    // `descend` ends at a manifest, which has a config; check its kind before reading it.
+    if let Some(config) = document.config()
+        && !config.media_type.is_image_config()
+    {
         return Err(UnpackError::NotAnImage {
             manifest: manifest.digest,
-            digest: config_descriptor.digest,
-            media_type: config_descriptor.media_type,
+            digest: config.digest.clone(),
+            media_type: config.media_type.clone(),
         });
     }
-    let (_, config) = layout
-        .read_config(&config_descriptor)
-        .map_err(|e: BlobError| UnpackError::Resolve(e.into()))?;
+    let image = image_of(source, manifest, bytes, document)?;
+    let config_digest = image.config_descriptor.digest;
+    let config = image
+        .config
+        .expect("an image config is parsed when its media type says so");
     if config.rootfs.kind != "layers" {
         return Err(UnpackError::RootfsType {
-            digest: config_descriptor.digest,
+            digest: config_digest,
             kind: config.rootfs.kind,
         });
     }
-    if config.rootfs.diff_ids.len() != layer_descriptors.len() {
+    if config.rootfs.diff_ids.len() != image.layers.len() {
         return Err(UnpackError::LayerCount {
-            manifest: manifest.digest,
-            config: config_descriptor.digest,
-            layers: layer_descriptors.len(),
+            manifest: image.descriptor.digest,
+            config: config_digest,
+            layers: image.layers.len(),
             diff_ids: config.rootfs.diff_ids.len(),
         });
     }
-    for layer in &layer_descriptors {
-        if layer.media_type.layer_compression().is_none() {
+    let mut layers = Vec::with_capacity(image.layers.len());
+    for (layer, diff_id) in image.layers.into_iter().zip(&config.rootfs.diff_ids) {
+        if layer_compression(&layer.descriptor).is_none() {
             return Err(UnpackError::UnknownLayerType {
-                digest: layer.digest.clone(),
-                media_type: layer.media_type.clone(),
+                digest: layer.descriptor.digest,
+                media_type: layer.descriptor.media_type,
             });
         }
+        layers.push((layer.descriptor, diff_id.clone()));
     }
-    let layers = layer_descriptors
-        .into_iter()
-        .zip(config.rootfs.diff_ids.iter().cloned())
-        .collect();
     Ok(Plan {
-        manifest,
-        config_digest: config_descriptor.digest,
+        manifest: image.descriptor,
+        config_digest,
         config,
         layers,
     })
@@ -383,7 +349,7 @@ impl<R: Read> Read for Counting<R> {
 
 /// Applies the plan's layers onto the existing directory `root`.
 fn apply_all(
-    layout: &Layout,
+    source: &dyn Source,
     plan: &Plan,
     root: &Path,
     options: &UnpackOptions,
@@ -408,42 +374,23 @@ fn apply_all(
             count,
             descriptor,
         });
-        let digest = &descriptor.digest;
-        let path = layout.blobs().blob_path(digest);
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(UnpackError::MissingBlob {
-                    digest: digest.clone(),
-                });
-            }
-            Err(e) => return Err(UnpackError::io("open layer blob", &path)(e)),
-        };
-        let actual = file
-            .metadata()
-            .map_err(UnpackError::io("stat layer blob", &path))?
-            .len();
-        if actual != descriptor.size {
-            return Err(UnpackError::SizeMismatch {
-                digest: digest.clone(),
-                expected: descriptor.size,
-                actual,
-            });
-        }
+        // The source's reader checks the digest and size of the compressed bytes as
+        // they stream (apply reads its input to the end); apply checks the diffID.
+        let reader = source.open(descriptor).map_err(ImageError::Blob)?;
         let reader = Counting {
-            inner: io::BufReader::with_capacity(1 << 20, file),
+            inner: io::BufReader::with_capacity(1 << 20, reader),
             read: 0,
             size: descriptor.size,
             index,
             progress: options.progress.clone(),
         };
         let expected = Expected {
-            digest: Some(digest.clone()),
+            digest: None,
             diff_id: Some(diff_id.clone()),
         };
         let applied = match apply_layer(root, reader, &expected, &apply_options) {
             Ok(applied) => applied,
-            Err(source) => return Err(explain(layout, descriptor, source)),
+            Err(error) => return Err(explain(source, descriptor, error)),
         };
         unpacked.layers += 1;
         unpacked.entries += applied.entries;
@@ -453,34 +400,54 @@ fn apply_all(
     Ok(unpacked)
 }
 
-/// A layer that failed to apply for a reason of its content (a corrupt stream, a malformed
-/// tar) may simply be a damaged blob: then the digest mismatch is the error to report.
-fn explain(layout: &Layout, descriptor: &Descriptor, source: ApplyError) -> UnpackError {
-    let digest = descriptor.digest.clone();
-    let damaged = !source.is_io()
+/// Why a layer failed to apply. The source's reader fails on a digest or size mismatch;
+/// a layer that failed for a reason of its content (a corrupt stream, a malformed tar) may
+/// simply be a damaged blob, so it is read again to its end: then the mismatch is the
+/// error to report.
+fn explain(source: &dyn Source, descriptor: &Descriptor, error: ApplyError) -> UnpackError {
+    let read = match &error {
+        ApplyError::Read { source } | ApplyError::Decompress { source, .. } => Some(source),
+        _ => None,
+    };
+    if let Some(mismatch) = read.and_then(|e| mismatch(source, descriptor, e)) {
+        return mismatch;
+    }
+    let content = !error.is_io()
         && !matches!(
-            source,
+            error,
             ApplyError::DigestMismatch { .. } | ApplyError::DiffIdMismatch { .. }
         );
-    if damaged
-        && let Ok(file) = File::open(layout.blobs().blob_path(&digest))
-        && let Some(algorithm) = digest.algorithm()
+    if content
+        && let Ok(mut reader) = source.open(descriptor)
+        && let Err(e) = io::copy(&mut reader, &mut io::sink())
+        && let Some(mismatch) = mismatch(source, descriptor, &e)
     {
-        let mut digester = oci_digest::Digester::new(algorithm);
-        if io::copy(&mut io::BufReader::new(file), &mut digester).is_ok() {
-            let actual = digester.finish().digest;
-            if actual != digest {
-                return UnpackError::Layer {
-                    digest: digest.clone(),
-                    source: ApplyError::DigestMismatch {
-                        expected: digest,
-                        actual,
-                    },
-                };
-            }
-        }
+        return mismatch;
     }
-    UnpackError::Layer { digest, source }
+    UnpackError::Layer {
+        digest: descriptor.digest.clone(),
+        source: error,
+    }
+}
+
+/// The error of a layer whose bytes do not match its descriptor, when `error` says so.
+fn mismatch(
+    source: &dyn Source,
+    descriptor: &Descriptor,
+    error: &io::Error,
+) -> Option<UnpackError> {
+    match VerifyError::from_io(error)? {
+        VerifyError::DigestMismatch { expected, actual } => Some(UnpackError::Layer {
+            digest: descriptor.digest.clone(),
+            source: ApplyError::DigestMismatch {
+                expected: expected.clone(),
+                actual: actual.digest.clone(),
+            },
+        }),
+        VerifyError::TooLong { .. } | VerifyError::TooShort { .. } => Some(UnpackError::Image(
+            ImageError::Blob(read_error(source, descriptor, error)),
+        )),
+    }
 }
 
 /// Fails when something (even a dangling symlink) is at `path`.
@@ -591,49 +558,48 @@ fn remove_tree(path: &Path) {
     let _ = std::fs::remove_dir_all(path);
 }
 
-/// Unpacks the image `reference` names in `layout` into `dest`, which must not exist.
+/// Unpacks the image `source` names (for [`UnpackOptions::platform`] where it is an index)
+/// into `dest`, which must not exist.
 ///
-/// The layers are applied into a staging directory beside `dest` and renamed into place
-/// at the end; every layer's digest and diffID are verified on the way. After any
-/// failure `dest` does not exist and nothing is left beside it.
+/// The layers are streamed out of the source and applied into a staging directory beside
+/// `dest`, renamed into place at the end; every layer's digest and diffID are verified on
+/// the way. After any failure `dest` does not exist and nothing is left beside it.
 pub fn unpack(
-    layout: &Layout,
-    reference: Option<&Reference>,
+    source: &dyn Source,
     dest: &Path,
     options: &UnpackOptions,
 ) -> Result<Unpacked, UnpackError> {
     must_not_exist(dest)?;
-    let plan = plan(layout, reference, options.platform.as_ref())?;
-    unpack_plan(layout, &plan, dest, options)
+    let plan = plan(source, options.platform.as_ref())?;
+    unpack_plan(source, &plan, dest, options)
 }
 
 fn unpack_plan(
-    layout: &Layout,
+    source: &dyn Source,
     plan: &Plan,
     dest: &Path,
     options: &UnpackOptions,
 ) -> Result<Unpacked, UnpackError> {
     let staging = Staging::new(dest)?;
-    let mut unpacked = apply_all(layout, plan, staging.path(), options)?;
+    let mut unpacked = apply_all(source, plan, staging.path(), options)?;
     staging.claim(dest)?;
     unpacked.dest = dest.to_owned();
     Ok(unpacked)
 }
 
-/// Makes a runtime bundle of the image `reference` names: `bundle` (which must not
+/// Makes a runtime bundle of the image `source` names: `bundle` (which must not
 /// exist) is created with mode 0700, the image unpacked into `bundle/rootfs` as
 /// [`unpack`] does, `bundle/config.json` written from the image config
 /// ([`runtime_config`], the user resolved from the unpacked `/etc/passwd` and
 /// `/etc/group`) and the volume directories seeded ([`seed_volumes`]). After any failure
 /// `bundle` does not exist.
 pub fn bundle(
-    layout: &Layout,
-    reference: Option<&Reference>,
+    source: &dyn Source,
     bundle: &Path,
     options: &BundleDirOptions,
 ) -> Result<Bundled, UnpackError> {
     must_not_exist(bundle)?;
-    let plan = plan(layout, reference, options.unpack.platform.as_ref())?;
+    let plan = plan(source, options.unpack.platform.as_ref())?;
     {
         use std::os::unix::fs::DirBuilderExt as _;
         std::fs::DirBuilder::new()
@@ -652,7 +618,7 @@ pub fn bundle(
     let guard = Staging {
         path: Some(bundle.to_owned()),
     };
-    let result = fill_bundle(layout, &plan, bundle, options);
+    let result = fill_bundle(source, &plan, bundle, options);
     if result.is_ok() {
         let mut guard = guard;
         guard.path = None;
@@ -661,7 +627,7 @@ pub fn bundle(
 }
 
 fn fill_bundle(
-    layout: &Layout,
+    source: &dyn Source,
     plan: &Plan,
     bundle: &Path,
     options: &BundleDirOptions,
@@ -670,7 +636,7 @@ fn fill_bundle(
     std::fs::set_permissions(bundle, std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .map_err(UnpackError::io("chmod", bundle))?;
     let rootfs = bundle.join(ROOTFS_DIR);
-    let unpacked = unpack_plan(layout, plan, &rootfs, &options.unpack)?;
+    let unpacked = unpack_plan(source, plan, &rootfs, &options.unpack)?;
     let bundle_options = BundleOptions {
         terminal: options.terminal,
         rootless: options.unpack.rootless.then(HostIds::current),

@@ -24,7 +24,7 @@ use oci_layer::{
 use oci_spec_types::annotations::{BASE_DIGEST, BASE_NAME};
 use oci_spec_types::{Algorithm, Descriptor, Digest, History, ImageConfig, Platform};
 
-use crate::edit::{ConfigEdits, EditError, Source, Written, timestamp};
+use super::{ConfigEdits, EditError, OciImage, Written, timestamp};
 use crate::layout::{InitError, Layout, OpenError};
 use crate::name::ImageName;
 
@@ -222,7 +222,7 @@ pub fn build(dir: &Path, tag: &str, options: &BuildOptions) -> Result<Built, Bui
     let layer = Descriptor::new(created.media_type.clone(), measured.digest, measured.size);
 
     let (manifest, mut config, mut layers) = match base {
-        Some(Source {
+        Some(OciImage {
             descriptor,
             mut manifest,
             config,
@@ -270,7 +270,7 @@ fn read_base(
     layout: &Layout,
     name: &ImageName,
     platform: Option<&Platform>,
-) -> Result<Source, BuildError> {
+) -> Result<OciImage, BuildError> {
     let same = same_dir(layout.root(), &name.dir);
     let other;
     let base_layout = if same {
@@ -280,7 +280,7 @@ fn read_base(
         &other
     };
     let source = base_layout
-        .read_image(name.reference.as_ref(), platform, "base image")
+        .read_oci_image(name.reference.as_ref(), platform, "base image")
         .map_err(BuildError::Base)?;
     if !same {
         for layer in &source.manifest.layers {
@@ -310,7 +310,7 @@ fn read_base(
 /// inside `rootfs`).
 fn unpack_base(
     layout: &Layout,
-    base: &Source,
+    base: &OciImage,
     rootfs: &Path,
     warnings: &mut Vec<String>,
 ) -> Result<tempfile::TempDir, BuildError> {
