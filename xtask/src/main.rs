@@ -1,8 +1,10 @@
-//! `cargo xtask`: project tasks (conformance, benchmarks, fuzzing, the demo).
+//! `cargo xtask`: project tasks (conformance, benchmarks, fuzzing, the demo, the generated
+//! command reference and the pinned public API).
 
 // xtask reports to the terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod api;
 mod bench;
 mod conformance;
 mod demo;
@@ -18,9 +20,11 @@ fn main() -> std::process::ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("api") => api::run(&args[1..]),
+        Some("docs") => docs(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers|images] | fuzz [TARGET] | demo>"
+                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers|images] | fuzz [TARGET] | demo | docs | api>"
             );
             return std::process::ExitCode::from(2);
         }
@@ -33,6 +37,28 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         }
     }
+}
+
+/// `cargo xtask docs`: regenerates the command reference (docs/reference.md, docs/man/)
+/// from the clap definitions, through oci-cli's `docs::reference_is_current` test.
+fn docs() -> anyhow::Result<bool> {
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(project_root())
+            .args([
+                "test",
+                "--quiet",
+                "-p",
+                "oci-cli",
+                "--bin",
+                "ocimg",
+                "docs::reference_is_current",
+            ])
+            .env("OCIMG_BLESS", "1")
+            .status()?;
+    anyhow::ensure!(status.success(), "regenerating the reference failed");
+    println!("docs: wrote docs/reference.md and docs/man/");
+    Ok(true)
 }
 
 /// The root of the repository.
