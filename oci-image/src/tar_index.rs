@@ -9,18 +9,23 @@
 //! - symbolic and hard links are resolved inside the archive only, with a bound on the
 //!   number of links followed; a link whose target leaves the archive, is absolute, loops
 //!   or dangles is never readable (and [`TarIndex::lookup`] says why);
-//! - the number of entries, the length of names and of extension records (GNU long
-//!   names, PAX) are bounded, so memory stays small whatever the archive says;
-//! - an entry whose data runs past the end of the file (a truncated archive) makes the
-//!   archive refused, naming the file and the entry.
-//!
-//! Not defended: a compressed archive is decompressed whole into a temp file in the
-//! scratch directory, so a compression bomb can fill that disk.
+//! - the headers are read by `oci_layer`'s one tar reader ([`oci_layer::tar::Reader`]),
+//!   with the limits layers have (record size, total bytes, compression ratio, entry
+//!   count, depth) and the same framing as `layer apply` and `layer ls`;
+//! - the number of entries and the length of names are bounded further, so memory stays
+//!   small whatever the archive says;
+//! - an archive that ends inside an entry or before its end marker is refused, naming
+//!   the file;
+//! - a compressed archive is decompressed into an unnamed temp file in the scratch
+//!   directory as its headers are read, each chunk only once the size and ratio limits
+//!   passed: a compression bomb is refused before it fills that disk.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+
+use oci_layer::tar::{Kind, Reader};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -30,8 +35,6 @@ pub(crate) const MAX_ENTRIES: usize = 100_000;
 pub(crate) const MAX_NAME: usize = 4096;
 /// The most bytes of entry names in all.
 const MAX_NAME_BYTES: usize = 16 * 1024 * 1024;
-/// The largest GNU long-name or PAX extension record accepted.
-const MAX_EXTENSION: u64 = 64 * 1024;
 /// The most links followed to resolve one name (Linux's limit on symlink hops).
 const MAX_LINK_HOPS: u32 = 40;
 /// The most path components walked to resolve one name.
@@ -40,8 +43,6 @@ const MAX_RESOLVE_STEPS: u32 = 1024;
 /// The most bytes of path looked up while resolving all the links of an archive when it
 /// is opened (a bound on the work a hostile archive can ask for).
 const MAX_RESOLVE_WORK: u64 = 256 * 1024 * 1024;
-
-const BLOCK: u64 = 512;
 
 /// Why an archive could not be indexed or an entry read.
 #[derive(Debug, thiserror::Error)]
@@ -62,31 +63,24 @@ pub enum TarIndexError {
         /// The I/O error.
         source: io::Error,
     },
-    /// The compressed archive does not decompress.
-    #[error("cannot decompress archive {}: {source}", file.display())]
-    Decompress {
+    /// The tar reader refused the archive (framing, a limit, the decompression), or
+    /// reading it failed.
+    #[error("archive {}: {error}", file.display())]
+    Tar {
         /// The archive.
         file: PathBuf,
-        /// The decoder's error.
-        source: io::Error,
+        /// What the reader found.
+        error: oci_layer::tar::Error,
     },
-    /// The archive ends inside an entry.
-    #[error("archive {} is truncated: {what}", file.display())]
-    Truncated {
+    /// An entry the index cannot serve.
+    #[error("archive {} has an unsupported entry {name:?}: {message}", file.display())]
+    Unsupported {
         /// The archive.
         file: PathBuf,
-        /// What was cut short (the entry named, with offsets).
-        what: String,
-    },
-    /// A header that is not a tar header.
-    #[error("archive {} has an invalid tar header at offset {offset}: {message}", file.display())]
-    Header {
-        /// The archive.
-        file: PathBuf,
-        /// Offset of the header in the (decompressed) archive.
-        offset: u64,
-        /// What is wrong.
-        message: String,
+        /// The entry.
+        name: String,
+        /// What is not supported.
+        message: &'static str,
     },
     /// An entry name that leaves the archive root, or is too long.
     #[error("archive {} has an invalid entry name {name:?}: {message}", file.display())]
@@ -137,10 +131,11 @@ pub enum TarIndexError {
 impl TarIndexError {
     /// Whether the archive itself is at fault (exit 1) rather than the I/O (exit 2).
     pub(crate) fn is_check_failure(&self) -> bool {
-        !matches!(
-            self,
-            TarIndexError::Io { .. } | TarIndexError::Scratch { .. }
-        )
+        match self {
+            TarIndexError::Io { .. } | TarIndexError::Scratch { .. } => false,
+            TarIndexError::Tar { error, .. } => !error.is_io(),
+            _ => true,
+        }
     }
 }
 
@@ -268,18 +263,46 @@ impl TarIndex {
             oci_spec_types::media_type::Compression::Zstd => Some("zstd"),
             oci_spec_types::media_type::Compression::None => None,
         };
-        let tar = match compression {
-            None => raw,
-            Some(kind) => decompress(file, raw, kind, scratch)?,
+        let tar_err = |error| TarIndexError::Tar {
+            file: file.to_path_buf(),
+            error,
         };
+        let limits = oci_layer::Limits::default();
         let mut index = TarIndex {
             path: file.to_path_buf(),
-            file: tar,
+            file: raw,
             nodes: BTreeMap::new(),
             readable: BTreeMap::new(),
             compression,
         };
-        index.scan()?;
+        match compression {
+            None => {
+                let mut reader = Reader::seekable(&index.file, limits).map_err(tar_err)?;
+                let nodes = scan(file, &mut reader)?;
+                reader.finish().map_err(tar_err)?;
+                index.nodes = nodes;
+            }
+            Some(_) => {
+                let temp =
+                    tempfile::tempfile_in(scratch).map_err(|source| TarIndexError::Scratch {
+                        dir: scratch.to_path_buf(),
+                        source,
+                    })?;
+                let mut copy = io::BufWriter::with_capacity(256 << 10, &temp);
+                let input = io::BufReader::with_capacity(256 << 10, &index.file);
+                let mut reader =
+                    Reader::decompressing_into(input, limits, &mut copy).map_err(tar_err)?;
+                let nodes = scan(file, &mut reader)?;
+                reader.finish().map_err(tar_err)?;
+                io::Write::flush(&mut copy).map_err(|source| TarIndexError::Scratch {
+                    dir: scratch.to_path_buf(),
+                    source,
+                })?;
+                drop(copy);
+                index.nodes = nodes;
+                index.file = temp;
+            }
+        }
         index.resolve_all()?;
         Ok(index)
     }
@@ -364,216 +387,6 @@ impl TarIndex {
             index: self,
             pos: span.offset,
             end: span.offset + span.size,
-        }
-    }
-
-    /// One pass over the headers.
-    fn scan(&mut self) -> Result<(), TarIndexError> {
-        let len = self
-            .file
-            .metadata()
-            .map_err(|source| TarIndexError::Io {
-                file: self.path.clone(),
-                source,
-            })?
-            .len();
-        let mut pos = 0u64;
-        let mut long_name: Option<Vec<u8>> = None;
-        let mut long_link: Option<Vec<u8>> = None;
-        let mut pax: Option<Vec<u8>> = None;
-        let mut count = 0usize;
-        let mut name_bytes_total = 0usize;
-        let mut block = [0u8; BLOCK as usize];
-        loop {
-            let n =
-                read_full_at(&self.file, &mut block, pos).map_err(|source| TarIndexError::Io {
-                    file: self.path.clone(),
-                    source,
-                })?;
-            let pending = long_name.is_some() || long_link.is_some() || pax.is_some();
-            if n == 0 || (n == block.len() && block.iter().all(|b| *b == 0)) {
-                if pending {
-                    return Err(self.truncated(format!(
-                        "extension header before offset {pos} describes no entry"
-                    )));
-                }
-                return Ok(());
-            }
-            if n < block.len() {
-                return Err(self.truncated(format!("the header at offset {pos} is {n} bytes long")));
-            }
-            let header = tar::Header::from_byte_slice(&block);
-            let header_err = |message: String| TarIndexError::Header {
-                file: self.path.clone(),
-                offset: pos,
-                message,
-            };
-            let sum: u32 = block[..148]
-                .iter()
-                .chain(&block[156..])
-                .map(|b| u32::from(*b))
-                .sum::<u32>()
-                + 8 * 32;
-            let stored = header.cksum().map_err(|e| header_err(e.to_string()))?;
-            if sum != stored {
-                return Err(header_err(format!(
-                    "checksum {stored} does not match the header's {sum}"
-                )));
-            }
-            count += 1;
-            if count > MAX_ENTRIES * 4 {
-                return Err(TarIndexError::TooManyEntries {
-                    file: self.path.clone(),
-                });
-            }
-            let entry_type = header.entry_type();
-            let mut size = header.entry_size().map_err(|e| header_err(e.to_string()))?;
-            let is_extension = entry_type.is_gnu_longname()
-                || entry_type.is_gnu_longlink()
-                || entry_type.is_pax_local_extensions()
-                || entry_type.is_pax_global_extensions();
-            let mut name_bytes = None;
-            let mut link_bytes = None;
-            if !is_extension && let Some(pax) = pax.take() {
-                for ext in tar::PaxExtensions::new(&pax) {
-                    let ext = ext.map_err(|e| header_err(format!("invalid PAX record: {e}")))?;
-                    match ext.key_bytes() {
-                        b"path" => name_bytes = Some(ext.value_bytes().to_vec()),
-                        b"linkpath" => link_bytes = Some(ext.value_bytes().to_vec()),
-                        b"size" => {
-                            size = ext
-                                .value()
-                                .ok()
-                                .and_then(|v| v.parse::<u64>().ok())
-                                .ok_or_else(|| header_err("invalid PAX size".to_owned()))?;
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            let data = pos + BLOCK;
-            let end = data
-                .checked_add(size)
-                .ok_or_else(|| header_err(format!("entry size {size} overflows")))?;
-            let next = end
-                .checked_add(BLOCK - 1)
-                .map(|e| e & !(BLOCK - 1))
-                .ok_or_else(|| header_err(format!("entry size {size} overflows")))?;
-            if is_extension {
-                if size > MAX_EXTENSION {
-                    return Err(header_err(format!(
-                        "extension record of {size} bytes is over the limit of {MAX_EXTENSION}"
-                    )));
-                }
-                if end > len {
-                    return Err(self.truncated(format!(
-                        "extension record at offset {pos} needs {end} bytes, the file has {len}"
-                    )));
-                }
-                let mut record = vec![0u8; size as usize];
-                self.file
-                    .read_exact_at(&mut record, data)
-                    .map_err(|source| TarIndexError::Io {
-                        file: self.path.clone(),
-                        source,
-                    })?;
-                let slot = if entry_type.is_gnu_longname() {
-                    &mut long_name
-                } else if entry_type.is_gnu_longlink() {
-                    &mut long_link
-                } else if entry_type.is_pax_local_extensions() {
-                    &mut pax
-                } else {
-                    // Global PAX records apply to every later entry; the keys that
-                    // matter here (path, linkpath, size) make no sense globally.
-                    pos = next;
-                    continue;
-                };
-                if slot.is_some() {
-                    return Err(header_err(
-                        "two extension records of one kind describe the same entry".to_owned(),
-                    ));
-                }
-                if !entry_type.is_pax_local_extensions() {
-                    while record.last() == Some(&0) {
-                        record.pop();
-                    }
-                }
-                *slot = Some(record);
-                pos = next;
-                continue;
-            }
-            let name_bytes = name_bytes
-                .or_else(|| long_name.take())
-                .unwrap_or_else(|| header.path_bytes().into_owned());
-            let link_bytes = link_bytes
-                .or_else(|| long_link.take())
-                .or_else(|| header.link_name_bytes().map(|l| l.into_owned()));
-            long_name = None;
-            long_link = None;
-            let shown = String::from_utf8_lossy(&name_bytes).into_owned();
-            if end > len {
-                return Err(self.truncated(format!(
-                    "entry {shown} at offset {pos} needs {end} bytes, the file has {len}"
-                )));
-            }
-            if entry_type.is_gnu_sparse() {
-                return Err(header_err(format!(
-                    "entry {shown} is a GNU sparse file, which is not supported"
-                )));
-            }
-            pos = next;
-            if name_bytes.len() > MAX_NAME {
-                return Err(self.bad_name(&shown, format!("longer than {MAX_NAME} bytes")));
-            }
-            // A name that is not UTF-8 cannot be asked for: skip it.
-            let Ok(name) = std::str::from_utf8(&name_bytes) else {
-                continue;
-            };
-            let is_dir_name = name.ends_with('/');
-            let name = normalize(name).map_err(|m| self.bad_name(name, m.to_owned()))?;
-            let link = match link_bytes {
-                Some(l) if l.len() > MAX_NAME => {
-                    return Err(
-                        self.bad_name(&shown, format!("link target longer than {MAX_NAME} bytes"))
-                    );
-                }
-                Some(l) => String::from_utf8(l).ok(),
-                None => None,
-            };
-            let node = if entry_type.is_file() || entry_type == tar::EntryType::Continuous {
-                if is_dir_name {
-                    Node::Dir
-                } else {
-                    Node::File(EntrySpan { offset: data, size })
-                }
-            } else if entry_type.is_dir() {
-                Node::Dir
-            } else if entry_type.is_symlink() {
-                match link {
-                    Some(l) => Node::Symlink(l),
-                    None => continue,
-                }
-            } else if entry_type.is_hard_link() {
-                match link {
-                    Some(l) => Node::Hardlink(l),
-                    None => continue,
-                }
-            } else {
-                // Devices, FIFOs and the like: nothing to read.
-                continue;
-            };
-            if name.is_empty() {
-                // The root directory ("./").
-                continue;
-            }
-            name_bytes_total += name.len();
-            self.nodes.insert(name, node);
-            if self.nodes.len() > MAX_ENTRIES || name_bytes_total > MAX_NAME_BYTES {
-                return Err(TarIndexError::TooManyEntries {
-                    file: self.path.clone(),
-                });
-            }
         }
     }
 
@@ -701,21 +514,6 @@ impl TarIndex {
         }
         Ok(None)
     }
-
-    fn truncated(&self, what: String) -> TarIndexError {
-        TarIndexError::Truncated {
-            file: self.path.clone(),
-            what,
-        }
-    }
-
-    fn bad_name(&self, name: &str, message: String) -> TarIndexError {
-        TarIndexError::Name {
-            file: self.path.clone(),
-            name: name.to_owned(),
-            message,
-        }
-    }
 }
 
 impl EntrySpan {
@@ -772,6 +570,78 @@ pub(crate) fn normalize(name: &str) -> Result<String, &'static str> {
     Ok(parts.join("/"))
 }
 
+/// One pass over the headers: every entry by normalized name (the last one wins).
+fn scan(file: &Path, reader: &mut Reader<'_>) -> Result<BTreeMap<String, Node>, TarIndexError> {
+    let bad_name = |name: &str, message: String| TarIndexError::Name {
+        file: file.to_path_buf(),
+        name: name.to_owned(),
+        message,
+    };
+    let mut nodes = BTreeMap::new();
+    let mut name_bytes_total = 0usize;
+    while let Some(entry) = reader.next().map_err(|error| TarIndexError::Tar {
+        file: file.to_path_buf(),
+        error,
+    })? {
+        let shown = String::from_utf8_lossy(&entry.name).into_owned();
+        if entry.sparse {
+            return Err(TarIndexError::Unsupported {
+                file: file.to_path_buf(),
+                name: shown,
+                message: "a GNU sparse file",
+            });
+        }
+        if entry.name.len() > MAX_NAME {
+            return Err(bad_name(&shown, format!("longer than {MAX_NAME} bytes")));
+        }
+        // A name that is not UTF-8 cannot be asked for: skip it.
+        let Ok(name) = std::str::from_utf8(&entry.name) else {
+            continue;
+        };
+        let is_dir_name = name.ends_with('/');
+        let name = normalize(name).map_err(|m| bad_name(name, m.to_owned()))?;
+        if entry.link.len() > MAX_NAME {
+            return Err(bad_name(
+                &shown,
+                format!("link target longer than {MAX_NAME} bytes"),
+            ));
+        }
+        let link = (!entry.link.is_empty())
+            .then(|| String::from_utf8(entry.link).ok())
+            .flatten();
+        let node = match entry.kind {
+            Kind::File if is_dir_name => Node::Dir,
+            Kind::File => Node::File(EntrySpan {
+                offset: entry.data_offset,
+                size: entry.size,
+            }),
+            Kind::Dir => Node::Dir,
+            Kind::Symlink => match link {
+                Some(l) => Node::Symlink(l),
+                None => continue,
+            },
+            Kind::Hardlink => match link {
+                Some(l) => Node::Hardlink(l),
+                None => continue,
+            },
+            // Devices, FIFOs and the like: nothing to read.
+            _ => continue,
+        };
+        if name.is_empty() {
+            // The root directory ("./").
+            continue;
+        }
+        name_bytes_total += name.len();
+        nodes.insert(name, node);
+        if nodes.len() > MAX_ENTRIES || name_bytes_total > MAX_NAME_BYTES {
+            return Err(TarIndexError::TooManyEntries {
+                file: file.to_path_buf(),
+            });
+        }
+    }
+    Ok(nodes)
+}
+
 /// Reads as many bytes as are there, up to `buf.len()`, at `offset`.
 fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut done = 0;
@@ -784,46 +654,6 @@ fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         }
     }
     Ok(done)
-}
-
-/// Decompresses the archive, streaming, into an unnamed temp file in `scratch`.
-fn decompress(path: &Path, raw: File, kind: &str, scratch: &Path) -> Result<File, TarIndexError> {
-    let mut temp = tempfile::tempfile_in(scratch).map_err(|source| TarIndexError::Scratch {
-        dir: scratch.to_path_buf(),
-        source,
-    })?;
-    let reader = io::BufReader::with_capacity(256 * 1024, raw);
-    let mut decoder: Box<dyn Read> = if kind == "gzip" {
-        Box::new(flate2::read::MultiGzDecoder::new(reader))
-    } else {
-        Box::new(
-            zstd::stream::read::Decoder::with_buffer(reader).map_err(|source| {
-                TarIndexError::Decompress {
-                    file: path.to_path_buf(),
-                    source,
-                }
-            })?,
-        )
-    };
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match decoder.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(source) => {
-                return Err(TarIndexError::Decompress {
-                    file: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
-        io::Write::write_all(&mut temp, &buf[..n]).map_err(|source| TarIndexError::Scratch {
-            dir: scratch.to_path_buf(),
-            source,
-        })?;
-    }
-    Ok(temp)
 }
 
 #[cfg(test)]
@@ -1074,19 +904,29 @@ mod tests {
         assert_eq!(idx.names().collect::<Vec<_>>(), [long.as_str()]);
         assert_eq!(read(&idx, &long).as_deref(), Some(&b"pax"[..]));
         // Too long.
-        let too_long = "x/".repeat(MAX_NAME);
+        let too_long = format!("{}/x", "d".repeat(MAX_NAME));
         let t = build(&[E::F(&too_long, b"")]);
         let err = index("too-long", &t).expect_err("too long");
         assert!(matches!(err, TarIndexError::Name { .. }), "{err}");
+        // Too deep: the reader's depth limit, as for layers.
+        let too_deep = "x/".repeat(1100);
+        let err = index("too-deep", &build(&[E::F(&too_deep, b"")])).expect_err("too deep");
+        assert!(err.to_string().contains("path depth limit"), "{err}");
     }
 
     #[test]
     fn truncated_and_garbage() {
         let t = build(&[E::F("a", &[1u8; 2000])]);
-        for cut in [100, 512 + 1000, 1500] {
+        for cut in [100, 512 + 1000, 1500, t.len() - 1024] {
             let err = index("cut", &t[..cut]).expect_err("truncated");
             assert!(
-                matches!(err, TarIndexError::Truncated { .. }),
+                matches!(
+                    err,
+                    TarIndexError::Tar {
+                        error: oci_layer::tar::Error::Truncated { .. },
+                        ..
+                    }
+                ),
                 "{cut}: {err}"
             );
             assert!(err.to_string().contains("a.tar"), "{err}");
@@ -1095,12 +935,23 @@ mod tests {
         bad[0] ^= 0xff;
         let err = index("cksum", &bad).expect_err("checksum");
         assert!(
-            matches!(err, TarIndexError::Header { offset: 0, .. }),
+            matches!(
+                err,
+                TarIndexError::Tar {
+                    error: oci_layer::tar::Error::Checksum { offset: 0, .. },
+                    ..
+                }
+            ),
             "{err}"
         );
-        // Empty file: an empty archive.
-        let idx = index("empty", b"").expect("empty");
-        assert_eq!(idx.names().count(), 0);
+        // An empty file has no end-of-archive marker: truncated, as layers are.
+        let err = index("empty", b"").expect_err("empty");
+        assert!(err.is_check_failure(), "{err}");
+        // Garbage after the end marker is ignored, as Go's reader does.
+        let mut tail = t.clone();
+        tail.extend_from_slice(b"garbage");
+        let idx = index("tail", &tail).expect("trailing garbage");
+        assert_eq!(idx.names().collect::<Vec<_>>(), ["a"]);
     }
 
     #[test]

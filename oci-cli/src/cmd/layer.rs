@@ -13,7 +13,7 @@ enum Command {
     /// Create a layer from a directory, or from the difference of two.
     Create(super::layer_create::CreateArgs),
     /// List the entries of a layer.
-    Ls(super::layer_create::LsArgs),
+    Ls(super::layer_ls::LsArgs),
     /// Apply layers in order onto a root directory.
     Apply(super::layer_apply::ApplyArgs),
 }
@@ -21,7 +21,7 @@ enum Command {
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     match args.command {
         Command::Create(a) => super::layer_create::create(a),
-        Command::Ls(a) => super::layer_create::ls(a),
+        Command::Ls(a) => super::layer_ls::ls(a),
         Command::Apply(a) => super::layer_apply::apply(a),
     }
 }

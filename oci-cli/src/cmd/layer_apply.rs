@@ -11,6 +11,7 @@ use oci_layer::apply::{Applied, ApplyOptions, Expected, apply_layer};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "ocimg layer apply [OPTIONS] LAYER... ROOT")]
 pub struct ApplyArgs {
     /// Apply without privileges: no ownership changes, devices become empty files,
     /// read-only directories still get their children.
@@ -23,7 +24,7 @@ pub struct ApplyArgs {
     #[arg(long)]
     json: bool,
     /// The layers, in order (gzip, zstd or plain tar), then the root directory.
-    #[arg(required = true, num_args = 2.., value_name = "LAYER... ROOT")]
+    #[arg(required = true, num_args = 2.., value_name = "PATH")]
     paths: Vec<PathBuf>,
 }
 

@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod layer;
 pub mod layer_apply;
 pub mod layer_create;
+pub mod layer_ls;
 pub mod ls;
 pub mod name;
 pub mod tag;

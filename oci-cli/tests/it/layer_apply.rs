@@ -129,7 +129,9 @@ fn refused_entry_exits_1_with_name_and_reason() {
     let root = dir.join("root");
     let out = ocimg(&["layer", "apply", "--json", &l1, root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
+    // CLI.md: with --json, the one object {"error": MESSAGE} on stdout.
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON value");
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("refused")), "{v}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("\"./\"") && err.contains("refused") && err.contains("root"),
@@ -182,4 +184,75 @@ fn io_errors_exit_2() {
     // Usage: a single path.
     let out = ocimg(&["layer", "apply", &l1]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn usage_names_layers_then_root() {
+    let out = ocimg(&["layer", "apply", "--help"]);
+    assert!(out.status.success(), "{out:?}");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("Usage: ocimg layer apply [OPTIONS] LAYER... ROOT\n"),
+        "{help}"
+    );
+    assert!(!help.contains("<LAYER... ROOT> <LAYER... ROOT>"), "{help}");
+    let out = ocimg(&["layer", "apply", "only-one"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ocimg layer apply [OPTIONS] LAYER... ROOT"),
+        "{err}"
+    );
+}
+
+/// `layer ls` reads with the same bounded reader as `layer apply`: a 64 MiB GNU long name
+/// is refused before it is buffered (the tar crate took `ls` to 165 MB for it).
+#[test]
+fn ls_refuses_a_64_mib_long_name_in_little_memory() {
+    let dir = scratch("layer-ls-long-name");
+    let long = 64usize << 20;
+    let mut layer = Vec::with_capacity(long + 4096);
+    layer.extend_from_slice(&header("././@LongLink", b'L', long + 1, ""));
+    layer.resize(layer.len() + long, b'a');
+    layer.push(0);
+    layer.resize(layer.len().div_ceil(512) * 512, 0);
+    layer.extend_from_slice(&tar(&[("x", b'0', "x")]));
+    let plain = write(&dir, "long.tar", &layer);
+    drop(layer);
+    let gz = std::process::Command::new("gzip")
+        .args(["-f", &plain])
+        .status()
+        .expect("run gzip");
+    assert!(gz.success());
+    let gz = format!("{plain}.gz");
+    let on_disk = fs::metadata(&gz).unwrap().len();
+    assert!(on_disk < 1 << 20, "{on_disk}");
+    let out = std::process::Command::new("/usr/bin/time")
+        .args([
+            "-f",
+            "maxrss-kib=%M",
+            env!("CARGO_BIN_EXE_ocimg"),
+            "layer",
+            "ls",
+            &gz,
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run /usr/bin/time ocimg");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("record size limit exceeded"), "{err}");
+    assert!(err.contains("long.tar.gz"), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let kib: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss-kib="))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("GNU time's %M");
+    eprintln!("layer ls of the 64 MiB long name: peak RSS {kib} KiB");
+    assert!(kib < 16 << 10, "peak RSS {kib} KiB");
+    // `layer apply` refuses it the same way.
+    let root = dir.join("root");
+    let out = ocimg(&["layer", "apply", &gz, root.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("record size limit exceeded"));
 }
