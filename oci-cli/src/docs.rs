@@ -1,0 +1,180 @@
+//! The command reference, generated from the clap definitions so that it cannot drift:
+//! man pages (`docs/man/ocimg.1` and one per subcommand, through clap_mangen) and
+//! `docs/reference.md` (every command's `--help`, and the environment variables).
+//!
+//! The test `docs::reference_is_current` fails when the checked-in files differ from what
+//! the definitions give; `cargo xtask docs` (or `OCIMG_BLESS=1` on that test) rewrites them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::CommandFactory as _;
+
+/// The environment variables ocimg reads, as the reference lists them.
+const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "CONTAINERS_REGISTRIES_CONF",
+        "registries.conf to use for rewrites, mirrors, `blocked` and `insecure` when \
+         `--registries-conf` is not given (then the system file).",
+    ),
+    (
+        "REGISTRY_AUTH_FILE",
+        "credentials file when `--authfile` is not given (then \
+         `${XDG_RUNTIME_DIR}/containers/auth.json`, then `~/.docker/config.json`).",
+    ),
+    (
+        "SOURCE_DATE_EPOCH",
+        "seconds since the epoch used as the creation time of images and layer entries \
+         (`build`, `config`, `layer create`) when `--source-date-epoch` is not given: \
+         the manifest digest is then reproducible.",
+    ),
+    (
+        "NO_COLOR",
+        "when set to a non-empty value, no colour in messages and logs.",
+    ),
+    (
+        "OCIMG_LOG",
+        "log filter for standard error (`debug` does what `--debug` does; \
+         tracing's `EnvFilter` syntax, for example `oci_naming=debug`).",
+    ),
+    (
+        "HTTPS_PROXY, HTTP_PROXY, NO_PROXY",
+        "proxies for https and http requests, and the hosts that bypass them \
+         (lower-case spellings are read too).",
+    ),
+];
+
+/// Every generated file, by its path relative to the repository root.
+fn generate() -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut cmd = crate::Cli::command();
+    cmd.build();
+    let mut files = BTreeMap::new();
+    files.insert(
+        PathBuf::from("docs/reference.md"),
+        markdown(&cmd).into_bytes(),
+    );
+    man_pages(&cmd, "ocimg", &mut files);
+    files
+}
+
+/// `ocimg.1`, then `ocimg-SUB.1` (and `ocimg-SUB-SUBSUB.1`) for every subcommand.
+fn man_pages(cmd: &clap::Command, name: &str, files: &mut BTreeMap<PathBuf, Vec<u8>>) {
+    // After `build()`, a subcommand's display name is already `ocimg-SUB`: the page title.
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd.clone())
+        .render(&mut out)
+        .expect("rendering into memory does not fail");
+    files.insert(PathBuf::from(format!("docs/man/{name}.1")), out);
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        man_pages(sub, &format!("{name}-{}", sub.get_name()), files);
+    }
+}
+
+fn markdown(cmd: &clap::Command) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "# `ocimg` command reference\n\n\
+         <!-- Generated from the clap definitions by `cargo xtask docs`; do not edit. -->\n\n\
+         Exit codes: 0 success, 1 a check failed, 2 a usage, file or network error \
+         (see CLI.md for the JSON shapes). Man pages: [`docs/man/`](man/).\n\n\
+         ## Commands\n\n",
+    );
+    let mut all = Vec::new();
+    collect(cmd, &mut all);
+    for (path, sub) in &all {
+        let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
+        let anchor = path.replace(' ', "-");
+        let _ = writeln!(out, "- [`{path}`](#{anchor}): {about}");
+    }
+    out.push_str("\n## Environment\n\n");
+    for (name, what) in ENVIRONMENT {
+        let _ = writeln!(out, "- `{name}`: {what}");
+    }
+    for (path, sub) in &all {
+        let help = (*sub).clone().render_long_help().to_string();
+        let help: Vec<&str> = help.lines().map(str::trim_end).collect();
+        let _ = write!(
+            out,
+            "\n## {path}\n\n```text\n{}\n```\n",
+            help.join("\n").trim()
+        );
+    }
+    out
+}
+
+/// Every command with its full path (`ocimg`, `ocimg name`, `ocimg name parse`, ...).
+fn collect<'a>(cmd: &'a clap::Command, out: &mut Vec<(String, &'a clap::Command)>) {
+    let path = cmd.get_bin_name().unwrap_or(cmd.get_name()).to_owned();
+    out.push((path, cmd));
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        if sub.get_name() != "help" {
+            collect(sub, out);
+        }
+    }
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("oci-cli lives one level below the root")
+}
+
+#[test]
+fn reference_is_current() {
+    let files = generate();
+    let bless = std::env::var_os("OCIMG_BLESS").is_some_and(|v| v == "1");
+    let man = root().join("docs/man");
+    if bless {
+        if man.exists() {
+            std::fs::remove_dir_all(&man).expect("remove docs/man");
+        }
+        for (path, bytes) in &files {
+            let path = root().join(path);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(&path, bytes).expect("write the reference");
+        }
+        return;
+    }
+    let mut stale = Vec::new();
+    for (path, bytes) in &files {
+        if std::fs::read(root().join(path)).ok().as_deref() != Some(&bytes[..]) {
+            stale.push(path.display().to_string());
+        }
+    }
+    // A page whose command is gone is stale too.
+    for entry in std::fs::read_dir(&man).into_iter().flatten().flatten() {
+        let path = PathBuf::from("docs/man").join(entry.file_name());
+        if !files.contains_key(&path) {
+            stale.push(format!("{} (no such command)", path.display()));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "the command reference is stale; run `cargo xtask docs` and commit the result:\n{}",
+        stale.join("\n")
+    );
+}
+
+#[test]
+fn every_command_is_in_the_reference_and_has_a_man_page() {
+    let files = generate();
+    let reference =
+        String::from_utf8(files[Path::new("docs/reference.md")].clone()).expect("UTF-8 reference");
+    let mut cmd = crate::Cli::command();
+    cmd.build();
+    let mut all = Vec::new();
+    collect(&cmd, &mut all);
+    assert!(all.len() > 10, "subcommands are found: {}", all.len());
+    for (path, _) in &all {
+        assert!(reference.contains(&format!("\n## {path}\n")), "{path}");
+        let page = PathBuf::from(format!("docs/man/{}.1", path.replace(' ', "-")));
+        assert!(files.contains_key(&page), "{}", page.display());
+    }
+    for (name, _) in ENVIRONMENT {
+        assert!(reference.contains(name), "{name}");
+    }
+}
