@@ -6,6 +6,8 @@ mod json;
 mod manifest;
 pub mod openpgp;
 mod payload;
+pub mod policy;
+pub mod registries_d;
 mod simple;
 
 pub use framing::{FramingError, MAX_SIGNATURE_SIZE, MAX_SIGNATURES, StoredSignature};
