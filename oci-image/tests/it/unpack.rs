@@ -778,3 +778,204 @@ fn rootless_unpack_keeps_the_owner() {
         "a=1\n"
     );
 }
+
+/// The image of [`bundle_image`] named through every transport that reads: the bare
+/// `DIR:REF` shorthand, `oci:`, and `oci-archive:` and `docker-archive:` copies of it
+/// (in `work/archives`).
+fn every_transport(test: &str) -> (PathBuf, Vec<String>) {
+    let (work, layout) = bundle_image(test, "app");
+    let dir = layout.root().display().to_string();
+    let oci = format!("oci:{dir}:t");
+    let archives = work.join("archives");
+    std::fs::create_dir(&archives).expect("mkdir");
+    let oci_archive = format!("oci-archive:{}:t", archives.join("oci.tar").display());
+    let docker_archive = format!(
+        "docker-archive:{}:example.com/app:t",
+        archives.join("docker.tar").display()
+    );
+    for destination in [&oci_archive, &docker_archive] {
+        oci_image::copy_image(
+            &oci,
+            destination,
+            &OpenOptions::default(),
+            &oci_image::CopyOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("copy to {destination}: {e}"));
+    }
+    (
+        work,
+        vec![format!("{dir}:t"), oci, oci_archive, docker_archive],
+    )
+}
+
+fn open(image: &str) -> Box<dyn Source> {
+    oci_image::open_source(image, &OpenOptions::default())
+        .unwrap_or_else(|e| panic!("open {image}: {e}"))
+}
+
+#[test]
+fn unpack_gives_the_same_tree_from_every_transport() {
+    let (work, images) = every_transport("unpack-every-transport");
+    let mut trees = Vec::new();
+    for (i, image) in images.iter().enumerate() {
+        let dest = work.join(format!("dest{i}"));
+        let unpacked = unpack(&*open(image), &dest, &UnpackOptions::default())
+            .unwrap_or_else(|e| panic!("unpack {image}: {e}"));
+        assert_eq!(unpacked.layers, 1, "{image}");
+        assert_eq!(
+            std::fs::read_to_string(dest.join("data/sub/seed")).expect("read"),
+            "seeded",
+            "{image}"
+        );
+        trees.push((image, unpacked.entries, snapshot(&dest)));
+    }
+    let (_, entries, tree) = &trees[0];
+    for (image, e, t) in &trees[1..] {
+        assert_eq!(t, tree, "{image} gives the layout's tree");
+        assert_eq!(e, entries, "{image}");
+    }
+    // The archives were read in place: nothing was written beside them.
+    only(&work.join("archives"), &["oci.tar", "docker.tar"]);
+}
+
+#[test]
+fn inspect_gives_the_same_image_from_every_transport() {
+    let (_work, images) = every_transport("inspect-every-transport");
+    let inspected: Vec<oci_image::Image> = images
+        .iter()
+        .map(|image| match oci_image::inspect(&*open(image), None) {
+            Ok(oci_image::Inspection::Image(i)) => i,
+            other => panic!("{image}: {other:?}"),
+        })
+        .collect();
+    let layout = &inspected[0];
+    let diff_ids = |i: &oci_image::Image| -> Vec<Option<Digest>> {
+        i.layers.iter().map(|l| l.diff_id.clone()).collect()
+    };
+    for (image, i) in images.iter().zip(&inspected).skip(1) {
+        assert_eq!(i.config_bytes, layout.config_bytes, "{image}: same config");
+        assert_eq!(diff_ids(i), diff_ids(layout), "{image}: same diffIDs");
+        assert_eq!(
+            i.config.as_ref().expect("config").config,
+            layout.config.as_ref().expect("config").config,
+            "{image}"
+        );
+    }
+    // oci: and oci-archive: hold the very same manifest; docker-archive: a Docker one.
+    assert_eq!(inspected[1].manifest_bytes, layout.manifest_bytes);
+    assert_eq!(inspected[2].manifest_bytes, layout.manifest_bytes);
+    assert_eq!(inspected[2].descriptor.digest, layout.descriptor.digest);
+    assert_eq!(
+        inspected[3].manifest.kind().media_type(),
+        media_type::DOCKER_MANIFEST
+    );
+}
+
+#[test]
+fn bundle_is_the_same_from_every_transport() {
+    let (work, images) = every_transport("bundle-every-transport");
+    let mut made = Vec::new();
+    for (i, image) in images.iter().enumerate() {
+        let dir = work.join(format!("bundle{i}"));
+        let bundled = bundle(&*open(image), &dir, &BundleDirOptions::default())
+            .unwrap_or_else(|e| panic!("bundle {image}: {e}"));
+        assert_eq!(
+            (bundled.user.uid, bundled.user.gid),
+            (1234, 2345),
+            "{image}"
+        );
+        made.push((
+            image,
+            std::fs::read(dir.join("config.json")).expect("read config.json"),
+            snapshot(&dir),
+        ));
+    }
+    let (_, config, tree) = &made[0];
+    for (image, c, t) in &made[1..] {
+        assert_eq!(c, config, "{image}: same config.json");
+        assert_eq!(t, tree, "{image}: same bundle tree");
+    }
+}
+
+#[test]
+fn damaged_archive_layer_fails_with_nothing_left() {
+    let (work, images) = every_transport("unpack-damaged-archive");
+    let layout = oci_image::read_image(&*open(&images[1]), None).expect("read image");
+    let layer = layout.layers[0].descriptor.clone();
+    // Flip a byte of the layer's compressed bytes inside the oci-archive.
+    let path = work.join("archives/oci.tar");
+    let mut bytes = std::fs::read(&path).expect("read archive");
+    let blob = std::fs::read(
+        work.join("layout")
+            .join(format!("blobs/sha256/{}", layer.digest.encoded())),
+    )
+    .expect("read blob");
+    let at = bytes
+        .windows(blob.len())
+        .position(|w| w == blob.as_slice())
+        .expect("the layer is stored whole in the archive");
+    bytes[at + blob.len() / 2] ^= 0x40;
+    std::fs::write(&path, bytes).expect("write archive");
+    let dest = work.join("dest");
+    let e =
+        unpack(&*open(&images[2]), &dest, &UnpackOptions::default()).expect_err("damaged layer");
+    assert!(e.is_check_failure(), "{e}");
+    assert!(e.to_string().contains(layer.digest.as_str()), "{e}");
+    assert!(!dest.exists());
+    only(&work, &["archives", "layout", "tree"]);
+}
+
+#[test]
+fn platform_picks_among_entries_sharing_a_name() {
+    // One tag, one index.json entry per platform, as containers/image writes a layout.
+    let work = scratch("unpack-candidates");
+    let layout = Layout::init(work.join("layout")).expect("init");
+    for arch in ["amd64", "arm64"] {
+        let tree = work.join(arch);
+        std::fs::create_dir_all(&tree).expect("mkdir");
+        std::fs::write(tree.join("arch"), arch).expect("write");
+        let (m, _) = store(
+            &layout,
+            &Platform::new("linux", arch),
+            vec![layer_of(&tree, None, Compression::DEFAULT_GZIP)],
+            None,
+        );
+        let lock = layout.lock().expect("lock");
+        let mut index = lock.read_index().expect("index").into_value();
+        let mut entry = m;
+        entry
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(
+                oci_spec_types::annotations::REF_NAME.to_owned(),
+                "multi".to_owned(),
+            );
+        index.manifests.push(entry);
+        lock.write_index(index).expect("write index");
+    }
+    for arch in ["arm64", "amd64"] {
+        let dest = work.join(format!("dest-{arch}"));
+        let options = UnpackOptions {
+            platform: Some(Platform::new("linux", arch)),
+            ..UnpackOptions::default()
+        };
+        unpack(&*src(&layout, "multi"), &dest, &options).expect("unpack");
+        assert_eq!(
+            std::fs::read_to_string(dest.join("arch")).expect("read"),
+            arch
+        );
+    }
+    let options = UnpackOptions {
+        platform: Some(Platform::new("linux", "s390x")),
+        ..UnpackOptions::default()
+    };
+    let dest = work.join("dest-none");
+    let e = unpack(&*src(&layout, "multi"), &dest, &options).expect_err("no such platform");
+    assert!(
+        matches!(e, UnpackError::Image(ImageError::NoPlatform { .. })),
+        "{e:?}"
+    );
+    assert!(!e.is_check_failure());
+    assert!(e.to_string().contains("s390x"), "{e}");
+    assert!(!dest.exists());
+}
