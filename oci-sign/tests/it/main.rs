@@ -4,4 +4,5 @@
 mod cosign;
 mod openpgp;
 mod payload;
+mod policy;
 mod support;
