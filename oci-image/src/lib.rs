@@ -46,6 +46,7 @@ pub use runtime::unpack::{
     UnpackError, UnpackOptions, Unpacked, bundle, unpack,
 };
 pub use tag::TagError;
+pub use tar_index::{LinkProblem, TarIndex, TarIndexError};
 pub use transport::docker_archive::{
     DOCKER_LAYER_TAR, DockerArchiveError, DockerArchiveSource, DockerArchiveWritten,
     write_docker_archive,

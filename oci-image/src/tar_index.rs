@@ -190,9 +190,10 @@ enum Node {
     Hardlink(String),
 }
 
-/// Random access into an uncompressed tar file (a compressed one is decompressed into a
+/// An archive indexed for random access (`oci-archive:`, `docker-archive:`): an uncompressed
+/// tar file read in place, or a compressed one decompressed into a
 /// temp file first).
-pub(crate) struct TarIndex {
+pub struct TarIndex {
     /// The archive as named by the caller (for messages).
     path: PathBuf,
     /// The uncompressed tar: the archive itself or an unnamed temp file.
@@ -248,9 +249,10 @@ impl Read for TarEntryReader<'_> {
 }
 
 impl TarIndex {
-    /// Indexes FILE: one pass over the headers. A gzip or zstd compressed archive is first
-    /// decompressed (streaming) into a temp file inside `scratch` (removed on drop).
-    pub(crate) fn open(file: &Path, scratch: &Path) -> Result<TarIndex, TarIndexError> {
+    /// Indexes FILE: one pass over the headers. A gzip or zstd compressed archive is
+    /// decompressed as it is read, within the limits of layers, into an unnamed temp file
+    /// inside `scratch` (gone on drop).
+    pub fn open(file: &Path, scratch: &Path) -> Result<TarIndex, TarIndexError> {
         let io_err = |source| TarIndexError::Io {
             file: file.to_path_buf(),
             source,
@@ -289,9 +291,8 @@ impl TarIndex {
                         source,
                     })?;
                 let mut copy = io::BufWriter::with_capacity(256 << 10, &temp);
-                let input = io::BufReader::with_capacity(256 << 10, &index.file);
                 let mut reader =
-                    Reader::decompressing_into(input, limits, &mut copy).map_err(tar_err)?;
+                    Reader::decompressing_into(&index.file, limits, &mut copy).map_err(tar_err)?;
                 let nodes = scan(file, &mut reader)?;
                 reader.finish().map_err(tar_err)?;
                 io::Write::flush(&mut copy).map_err(|source| TarIndexError::Scratch {
@@ -308,24 +309,23 @@ impl TarIndex {
     }
 
     /// The archive as the caller named it.
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// The compression of the archive (`gzip`, `zstd`), if any.
-    #[cfg_attr(not(test), allow(dead_code))] // informational; the tests check it
-    pub(crate) fn compression(&self) -> Option<&'static str> {
+    pub fn compression(&self) -> Option<&'static str> {
         self.compression
     }
 
     /// Normalized names ("./a//b" -> "a/b") of the readable entries, sorted: regular files
     /// and links resolving (inside the archive) to one.
-    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+    pub fn names(&self) -> impl Iterator<Item = &str> {
         self.readable.keys().map(String::as_str)
     }
 
     /// The size of an entry's data.
-    pub(crate) fn size(&self, name: &str) -> Option<u64> {
+    pub fn size(&self, name: &str) -> Option<u64> {
         self.lookup(name).ok().flatten().map(|s| s.size)
     }
 
@@ -336,11 +336,7 @@ impl TarIndex {
     }
 
     /// Reads a whole entry of at most `limit` bytes.
-    pub(crate) fn read_entry(
-        &self,
-        name: &str,
-        limit: u64,
-    ) -> Result<Option<Vec<u8>>, TarIndexError> {
+    pub fn read_entry(&self, name: &str, limit: u64) -> Result<Option<Vec<u8>>, TarIndexError> {
         let Some(span) = self.lookup(name)? else {
             return Ok(None);
         };

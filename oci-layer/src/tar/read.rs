@@ -374,15 +374,17 @@ impl<S: Chunks> Archive<S> {
         Ok(n)
     }
 
+    /// Skips `n` bytes; a stream that ends first is reported as [`Archive::copy_data`]
+    /// reports it (where the missing part starts, and how much is missing), so skipping
+    /// and reading an entry fail alike.
     fn skip_exact(&mut self, n: u64) -> Result<(), Error> {
-        let offset = self.offset;
         let got = self.src.skip(n)?;
         self.offset += got;
         if got < n {
             return Err(Error::Truncated {
-                offset,
-                expected: n,
-                actual: got,
+                offset: self.offset,
+                expected: n - got,
+                actual: 0,
             });
         }
         Ok(())
@@ -491,9 +493,10 @@ impl<S: Chunks> Archive<S> {
 
     /// The next entry, or `None` at the end-of-archive marker.
     pub(crate) fn next(&mut self) -> Result<Option<Entry>, Error> {
-        let left = self.remaining + self.padding;
-        self.skip_exact(left)?;
+        let (remaining, padding) = (self.remaining, self.padding);
+        self.skip_exact(remaining)?;
         self.remaining = 0;
+        self.skip_exact(padding)?;
         self.padding = 0;
         let mut pax = Pax::default();
         let mut long_name: Option<Vec<u8>> = None;
