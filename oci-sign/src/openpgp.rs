@@ -35,7 +35,7 @@ pub enum OpenPgpError {
         /// What is wrong.
         reason: &'static str,
     },
-    /// More packets than [`MAX_PACKETS`], or a message larger than 4 MiB.
+    /// More than 16 packets, or a message larger than 4 MiB.
     #[error("OpenPGP message exceeds the limits ({reason})")]
     TooLarge {
         /// Which limit.
