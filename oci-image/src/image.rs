@@ -195,7 +195,7 @@ pub fn read_config(
 pub(crate) fn pick<'a, D: Borrow<Descriptor>>(
     candidates: &'a [D],
     platform: Option<&Platform>,
-) -> Result<Option<&'a D>, Platform> {
+) -> Result<Option<&'a D>, Box<Platform>> {
     match candidates {
         [] => Ok(None),
         [only] if platform.is_none() || only.borrow().platform.is_none() => Ok(Some(only)),
@@ -209,7 +209,7 @@ pub(crate) fn pick<'a, D: Borrow<Descriptor>>(
                     d.platform.as_ref().is_some_and(|p| matcher.matches(p))
                 })
                 .map(Some)
-                .ok_or(wanted)
+                .ok_or_else(|| Box::new(wanted))
         }
     }
 }
