@@ -55,6 +55,6 @@ pub use transport::{
     BlobOpenError, BlobReader, BlobSink, Capabilities, Destination, DestinationError,
     DiscoverSource, DiscoverSourceError, DockerArchiveDestination, Endpoint, EndpointError,
     LayoutDestination, LayoutSource, OciArchiveDestination, OciArchiveSource, OpenOptions,
-    ReferrersError, Source, SourceError, TRANSPORTS, archive_lock_path, open_destination,
+    ReferrersError, Source, SourceError, TRANSPORTS, Transport, archive_lock_path, open_destination,
     open_endpoint, open_endpoint_destination, open_source, read_error,
 };

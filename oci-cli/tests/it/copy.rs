@@ -604,7 +604,8 @@ fn a_corrupted_or_missing_source_blob_exits_1_and_tags_nothing() {
         let out = ocimg(&args);
         assert_eq!(out.status.code(), Some(1), "{extra:?}: {out:?}");
         assert!(stderr(&out).contains(&layer), "{}", stderr(&out));
-        assert!(out.stdout.is_empty(), "{out:?}");
+        // CLI.md: with --json, the one object {"error": MESSAGE} on stdout.
+        assert!(json_of(&out)["error"].is_string(), "{out:?}");
         assert_eq!(
             fs::read(dest.join("index.json")).expect("read"),
             index_before
@@ -630,4 +631,34 @@ fn a_corrupted_or_missing_source_blob_exits_1_and_tags_nothing() {
         &format!("oci:{}:new", path(&dest)),
     ]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+/// Regression: the cause of a missing archive was printed twice (once in the message,
+/// once as its source).
+#[test]
+fn a_missing_archive_prints_its_cause_once() {
+    let work = scratch("copy-cli-missing-archive");
+    let missing = work.join("missing.tar");
+    let dest = format!("oci:{}:t", work.join("dest").display());
+    for transport in ["docker-archive", "oci-archive"] {
+        let source = format!("{transport}:{}", missing.display());
+        let out = ocimg(&["copy", &source, &dest]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = stderr(&out);
+        assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+        assert!(err.contains(&missing.display().to_string()), "{err}");
+    }
+}
+
+/// A bare `DIR:REF` source is the layout shorthand, as for every command that reads an
+/// image.
+#[test]
+fn a_bare_dir_source_is_a_layout() {
+    let (work, layout, _) = image("copy-cli-bare");
+    let dest = work.join("dest");
+    let out = copy(&[
+        &format!("{}:t", path(&layout)),
+        &format!("oci:{}:t", path(&dest)),
+    ]);
+    assert_eq!(entries(&dest).len(), 1, "{out}");
 }

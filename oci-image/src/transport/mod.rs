@@ -209,6 +209,17 @@ pub enum SourceError {
         /// The name.
         name: String,
     },
+    /// The file of the transport (an archive) cannot be read.
+    #[error("cannot read {transport} {}", file.display())]
+    Unavailable {
+        /// The transport.
+        transport: Transport,
+        /// The file.
+        file: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// The archive is not a tar of an OCI layout.
     #[error("archive {}: {message}", file.display())]
     NotALayout {
@@ -232,9 +243,47 @@ impl SourceError {
             SourceError::Blob(e) => e.is_check_failure(),
             SourceError::Discover(e) => e.is_check_failure(),
             SourceError::Endpoint(_)
+            | SourceError::Unavailable { .. }
             | SourceError::DiscoveryConfig(_)
             | SourceError::NotWritable { .. } => false,
         }
+    }
+}
+
+/// A transport, as its name is spelled before the `:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `oci:`, an OCI layout.
+    Oci,
+    /// `oci-archive:`, a tar of an OCI layout.
+    OciArchive,
+    /// `docker-archive:`, the `docker save` format.
+    DockerArchive,
+    /// `discover:`, DNS-federated discovery.
+    Discover,
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Oci => "oci",
+            Transport::OciArchive => "oci-archive",
+            Transport::DockerArchive => "docker-archive",
+            Transport::Discover => "discover",
+        })
+    }
+}
+
+/// An archive that cannot be read at all becomes [`SourceError::Unavailable`], its cause
+/// exposed once (as the source, not also in the message).
+fn unreadable(transport: Transport, error: TarIndexError) -> SourceError {
+    match error {
+        TarIndexError::Io { file, source } => SourceError::Unavailable {
+            transport,
+            file,
+            source,
+        },
+        other => SourceError::Archive(other),
     }
 }
 
@@ -295,16 +344,21 @@ pub fn open_endpoint(
 ) -> Result<Box<dyn Source>, SourceError> {
     Ok(match endpoint {
         Endpoint::Oci(name) => Box::new(LayoutSource::open_all(name)?),
-        Endpoint::OciArchive { file, reference } => Box::new(OciArchiveSource::open_all(
-            file,
-            reference.as_ref(),
-            &options.scratch_for(file),
-        )?),
-        Endpoint::DockerArchive { file, name } => Box::new(DockerArchiveSource::open(
-            file,
-            name.as_deref(),
-            &options.scratch_for(file),
-        )?),
+        Endpoint::OciArchive { file, reference } => Box::new(
+            OciArchiveSource::open_all(file, reference.as_ref(), &options.scratch_for(file))
+                .map_err(|e| match e {
+                    SourceError::Archive(e) => unreadable(Transport::OciArchive, e),
+                    other => other,
+                })?,
+        ),
+        Endpoint::DockerArchive { file, name } => Box::new(
+            DockerArchiveSource::open(file, name.as_deref(), &options.scratch_for(file)).map_err(
+                |e| match e {
+                    DockerArchiveError::Archive(e) => unreadable(Transport::DockerArchive, e),
+                    other => SourceError::DockerArchive(other),
+                },
+            )?,
+        ),
         Endpoint::Discover(name) => {
             Box::new(DiscoverSource::open_all(name, options.discoverer()?)?)
         }

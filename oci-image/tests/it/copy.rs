@@ -1,6 +1,6 @@
 //! Copying images: oci to oci (skipping what is there), recompression, format
-//! conversion, platform choice, oci-archive round trips, damaged and missing blobs,
-//! re-tagging.
+//! conversion, platform choice, oci-archive round trips (and concurrent writers), damaged
+//! and missing blobs, re-tagging; opening every transport by name, layout referrers.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -764,4 +764,252 @@ fn a_gzip_compressed_oci_archive_is_read() {
     let copied = copy(&source, &oci(&dest, "t"), &CopyOptions::default()).expect("copy");
     assert_eq!(copied.digest, put.manifest.digest);
     assert_fsck_ok(&Layout::open(&dest).expect("open"));
+}
+
+/// Stores `manifest` and returns its descriptor.
+fn put_manifest(layout: &Layout, manifest: ImageManifest) -> Descriptor {
+    let document = Document::from_value(manifest);
+    let m = layout
+        .blobs()
+        .put_bytes(document.bytes(), oci_spec_types::Algorithm::Sha256)
+        .expect("put manifest");
+    Descriptor::new(media_type::IMAGE_MANIFEST, m.digest, m.size)
+}
+
+/// The blob files of a layout.
+fn blob_files(layout: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    let Ok(algorithms) = std::fs::read_dir(layout.join("blobs")) else {
+        return names;
+    };
+    for algorithm in algorithms {
+        let algorithm = algorithm.expect("entry").path();
+        for blob in std::fs::read_dir(&algorithm).expect("read dir") {
+            names.push(
+                blob.expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    names
+}
+
+#[test]
+fn concurrent_writers_of_one_oci_archive_lose_no_image() {
+    let src = new_layout("copy-archive-race");
+    let tags: Vec<String> = (0..6).map(|i| format!("t{i}")).collect();
+    let mut digests = Vec::new();
+    for (i, tag) in tags.iter().enumerate() {
+        let content = format!("image {i}");
+        let put = put_image(
+            &src,
+            &linux_amd64(),
+            vec![LayerSpec::gzip(&[("f", content.as_bytes())])],
+        );
+        add_entry(&src, put.manifest.clone(), Some(tag));
+        digests.push(put.manifest.digest);
+    }
+    let work = scratch("copy-archive-race-work");
+    let file = work.join("shared.tar");
+    std::thread::scope(|scope| {
+        for tag in &tags {
+            let (src, file) = (&src, &file);
+            scope.spawn(move || {
+                let endpoint = Endpoint::parse(&format!("oci-archive:{}:{tag}", file.display()))
+                    .expect("endpoint");
+                copy(&open(src, tag), &endpoint, &CopyOptions::default()).expect("copy");
+            });
+        }
+    });
+    for (tag, digest) in tags.iter().zip(&digests) {
+        let reference = Reference::Tag(tag.clone());
+        let source = OciArchiveSource::open(&file, Some(&reference), None, &work).expect("open");
+        assert_eq!(&source.root().digest, digest, "{tag} kept");
+        assert_eq!(source.index().manifests.len(), tags.len());
+    }
+    // The lock file is gone with the last writer.
+    let names: Vec<_> = std::fs::read_dir(&work)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, ["shared.tar"]);
+}
+
+#[test]
+fn all_platforms_checks_every_child_before_copying_any_blob() {
+    let layout = new_layout("copy-all-refused");
+    let amd64 = put_image(
+        &layout,
+        &linux_amd64(),
+        vec![LayerSpec::gzip(&[("a", b"amd")])],
+    );
+    // The second child carries manifest annotations, which the Docker format cannot say.
+    let arm64 = Platform::new("linux", "arm64").with_variant("v8");
+    let arm = put_image(&layout, &arm64, vec![LayerSpec::gzip(&[("a", b"arm")])]);
+    let (_, parsed) = layout.read_manifest(&arm.manifest).expect("read");
+    let AnyManifest::OciManifest(mut manifest) = parsed else {
+        panic!("an OCI manifest")
+    };
+    manifest.annotations = Some([("x".to_owned(), "y".to_owned())].into_iter().collect());
+    let mut annotated = put_manifest(&layout, manifest);
+    annotated.platform = Some(arm64);
+    let index = Document::from_value(ImageIndex::new(vec![amd64.manifest.clone(), annotated]));
+    let m = layout
+        .blobs()
+        .put_bytes(index.bytes(), oci_spec_types::Algorithm::Sha256)
+        .expect("put index");
+    add_entry(
+        &layout,
+        Descriptor::new(media_type::IMAGE_INDEX, m.digest, m.size),
+        Some("multi"),
+    );
+    let dest = scratch("copy-all-refused-dest").join("layout");
+    let docker = CopyOptions {
+        platforms: Platforms::All,
+        format: Some(Format::Docker),
+        ..CopyOptions::default()
+    };
+    let e = copy(&open(&layout, "multi"), &oci(&dest, "list"), &docker).expect_err("refused");
+    assert!(matches!(e, CopyError::ToDocker { .. }), "{e}");
+    assert!(e.is_check_failure());
+    assert_eq!(blob_files(&dest), Vec::<String>::new(), "no blob copied");
+    // Into OCI it copies.
+    let oci_all = CopyOptions {
+        platforms: Platforms::All,
+        ..CopyOptions::default()
+    };
+    copy(&open(&layout, "multi"), &oci(&dest, "all"), &oci_all).expect("copy");
+    assert_fsck_ok(&Layout::open(&dest).expect("open"));
+}
+
+#[test]
+fn open_source_and_destination_take_every_transport() {
+    let (src, put) = source_layout("copy-open-source");
+    let work = scratch("copy-open-source-work");
+    let dir = src.root().display().to_string();
+    for name in [format!("oci:{dir}:t"), format!("{dir}:t")] {
+        let source = oci_image::open_source(&name, &oci_image::OpenOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(source.root().digest, put.manifest.digest, "{name}");
+    }
+    let archive = work.join("a.tar");
+    let docker = work.join("d.tar");
+    for destination in [
+        format!("oci-archive:{}:v1", archive.display()),
+        format!("docker-archive:{}:example.com/x:1", docker.display()),
+    ] {
+        oci_image::copy_image(
+            &format!("oci:{dir}:t"),
+            &destination,
+            &oci_image::OpenOptions::default(),
+            &CopyOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{destination}: {e}"));
+    }
+    let source = oci_image::open_source(
+        &format!("oci-archive:{}:v1", archive.display()),
+        &oci_image::OpenOptions::default(),
+    )
+    .expect("oci-archive");
+    assert_eq!(source.root().digest, put.manifest.digest);
+    let source = oci_image::open_source(
+        &format!("docker-archive:{}", docker.display()),
+        &oci_image::OpenOptions::default(),
+    )
+    .expect("docker-archive");
+    assert_eq!(
+        source.root().media_type.as_str(),
+        media_type::DOCKER_MANIFEST
+    );
+    assert_eq!(
+        source.referrers(&put.manifest.digest).expect("referrers"),
+        None
+    );
+    for (name, writable) in [
+        (format!("oci:{}:x", work.join("new").display()), true),
+        ("discover:example.test/app".to_owned(), false),
+    ] {
+        assert_eq!(
+            oci_image::open_destination(&name).is_ok(),
+            writable,
+            "{name}"
+        );
+    }
+    let e = oci_image::open_destination(&format!("oci:{dir}:{}", put.manifest.digest))
+        .err()
+        .expect("a digest is refused");
+    assert!(
+        matches!(e, oci_image::DestinationError::DigestReference { .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_missing_archive_is_unavailable_with_its_cause_once() {
+    let missing = scratch("copy-missing-archive").join("missing.tar");
+    for (transport, name) in [
+        (oci_image::Transport::DockerArchive, "docker-archive"),
+        (oci_image::Transport::OciArchive, "oci-archive"),
+    ] {
+        let e = oci_image::open_source(
+            &format!("{name}:{}", missing.display()),
+            &oci_image::OpenOptions::default(),
+        )
+        .err()
+        .expect("missing");
+        assert!(
+            matches!(&e, oci_image::SourceError::Unavailable { transport: t, .. } if *t == transport),
+            "{e:?}"
+        );
+        assert!(!e.is_check_failure());
+        let text = chain(&e);
+        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+    }
+}
+
+#[test]
+fn layout_referrers_are_the_manifests_whose_subject_is_that_digest() {
+    let (layout, put) = source_layout("copy-referrers");
+    let artifact = |subject: &Descriptor, kind: &str| {
+        let mut manifest = ImageManifest::new(Descriptor::empty(), Vec::new());
+        manifest.artifact_type = Some(kind.into());
+        manifest.subject = Some(subject.clone());
+        manifest
+    };
+    let signature = put_manifest(
+        &layout,
+        artifact(&put.manifest, "application/vnd.example.sig"),
+    );
+    add_entry(&layout, signature.clone(), None);
+    let sbom = put_manifest(
+        &layout,
+        artifact(&put.manifest, "application/vnd.example.sbom"),
+    );
+    add_entry(&layout, sbom.clone(), Some("sbom"));
+    // A referrer of something else.
+    let other = put_manifest(
+        &layout,
+        artifact(&put.config, "application/vnd.example.sig"),
+    );
+    add_entry(&layout, other, None);
+    let source = open(&layout, "t");
+    let found = source
+        .referrers(&put.manifest.digest)
+        .expect("referrers")
+        .expect("a layout holds referrers");
+    let digests: Vec<&Digest> = found.iter().map(|d| &d.digest).collect();
+    assert_eq!(digests, [&signature.digest, &sbom.digest]);
+    assert_eq!(
+        found[0].artifact_type.as_ref().map(|t| t.as_str()),
+        Some("application/vnd.example.sig")
+    );
+    assert!(
+        source
+            .referrers(&put.layers[0].digest)
+            .expect("referrers")
+            .expect("some")
+            .is_empty()
+    );
 }
