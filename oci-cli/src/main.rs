@@ -6,8 +6,6 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod cmd;
-#[cfg(test)]
-mod docs;
 mod logging;
 mod progress;
 
@@ -83,6 +81,8 @@ enum Command {
     Index(cmd::index::Args),
     /// Copy an image between oci:, oci-archive:, docker-archive: and discover: endpoints.
     Copy(cmd::copy::Args),
+    /// Generate signing keys (cosign key pairs).
+    Key(cmd::key::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
 }
@@ -118,10 +118,10 @@ fn main() -> ExitCode {
     let started = std::time::Instant::now();
     let result = run(cli.command);
     let code = exit_code(&result);
-    if let Err(e) = &result {
-        if code != 0 {
-            eprintln!("ocimg: {e:#}");
-        }
+    if let Err(e) = &result
+        && code != 0
+    {
+        eprintln!("ocimg: {e:#}");
     }
     if json && code != 0 && !json_printed() {
         // One place for the JSON error (CLI.md): the command failed before it printed
@@ -149,6 +149,7 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Name(args) => cmd::name::run(args),
         Command::Layer(args) => cmd::layer::run(args),
         Command::Init(args) => cmd::init::run(args),
+        Command::Key(args) => cmd::key::run(args),
         Command::Tag(args) => cmd::tag::run(args),
         Command::Untag(args) => cmd::tag::run_untag(args),
         Command::Ls(args) => cmd::ls::run(args),

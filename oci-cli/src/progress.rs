@@ -164,15 +164,3 @@ impl Drop for Spinner {
         }
     }
 }
-
-/// A bar over a known number of bytes (fsck's blobs), hidden when progress is not
-/// [`enabled`].
-pub(crate) fn bytes(prefix: &str, total: u64) -> ProgressBar {
-    if !enabled() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    bar.set_style(bytes_style());
-    bar.set_prefix(prefix.to_owned());
-    bar
-}

@@ -144,7 +144,15 @@ impl Layout {
     /// another decompresses and hashes the uncompressed stream, in bounded memory.
     /// Missing, truncated or damaged blobs are problems, not errors.
     pub fn fsck(&self) -> FsckReport {
+        self.fsck_with_progress(&crate::Progress::default())
+    }
+
+    /// [`fsck`](Layout::fsck), reporting each layer to `progress` as it is read
+    /// ([`UnpackEvent::Layer`](crate::UnpackEvent::Layer), then
+    /// [`UnpackEvent::Read`](crate::UnpackEvent::Read) as its compressed bytes are read).
+    pub fn fsck_with_progress(&self, progress: &crate::Progress) -> FsckReport {
         let mut checker = Checker {
+            progress: progress.clone(),
             layout: self,
             report: FsckReport::default(),
             seen: BTreeSet::new(),
@@ -173,6 +181,7 @@ struct LayerJob {
 }
 
 struct Checker<'a> {
+    progress: crate::Progress,
     layout: &'a Layout,
     report: FsckReport,
     seen: BTreeSet<Digest>,
@@ -578,7 +587,15 @@ impl Checker<'_> {
 
     fn check_layers(&mut self) {
         let layers = std::mem::take(&mut self.layers);
-        for (digest, job) in layers {
+        let count = layers.len();
+        for (index, (digest, job)) in layers.into_iter().enumerate() {
+            if let Some(f) = &self.progress.0 {
+                f(&crate::UnpackEvent::Layer {
+                    index,
+                    count,
+                    descriptor: &job.descriptor,
+                });
+            }
             let mut algorithms: Vec<Algorithm> = Vec::new();
             let mut unverifiable = Vec::new();
             for (diff_id, config) in &job.expected {
@@ -604,7 +621,13 @@ impl Checker<'_> {
                     continue;
                 }
             };
-            let outcome = check_layer(reader, job.compression, &algorithms);
+            let report = |read: u64| {
+                if let Some(f) = &self.progress.0 {
+                    let size = job.descriptor.size;
+                    f(&crate::UnpackEvent::Read { index, read, size });
+                }
+            };
+            let outcome = check_layer(reader, job.compression, &algorithms, &report);
             let measured = match outcome.compressed {
                 Ok(measured) => measured,
                 Err(e) => {
@@ -739,13 +762,18 @@ fn check_layer(
     mut reader: VerifyingReader<std::fs::File>,
     compression: Compression,
     algorithms: &[Algorithm],
+    progress: &dyn Fn(u64),
 ) -> LayerOutcome {
     let digest_algorithm = reader.expected_digest().algorithm();
     let same_as_blob =
         compression == Compression::None && algorithms.iter().all(|a| Some(*a) == digest_algorithm);
     if algorithms.is_empty() || same_as_blob {
+        let compressed = reader.verify_to_end();
+        if let Ok(measured) = &compressed {
+            progress(measured.size);
+        }
         return LayerOutcome {
-            compressed: reader.verify_to_end(),
+            compressed,
             uncompressed: None,
         };
     }
@@ -754,6 +782,7 @@ fn check_layer(
         let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
         let decoder = scope.spawn(move || decode(full_rx, empty_tx, compression, algorithms));
         let mut sender: Option<SyncSender<Vec<u8>>> = Some(full_tx);
+        let mut read = 0u64;
         let compressed = loop {
             let mut buf = empty_rx
                 .try_recv()
@@ -762,6 +791,8 @@ fn check_layer(
             match read_full(&mut reader, &mut buf) {
                 Ok(0) => break reader.verify_to_end(),
                 Ok(n) => {
+                    read += n as u64;
+                    progress(read);
                     buf.truncate(n);
                     if let Some(tx) = &sender
                         && tx.send(buf).is_err()

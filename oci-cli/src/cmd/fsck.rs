@@ -41,7 +41,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         Ok(layout) => layout,
         Err(outcome) => return outcome,
     };
-    let report = layout.fsck();
+    let progress = crate::progress::progress();
+    let report = layout.fsck_with_progress(&progress);
+    crate::progress::end_progress(&progress);
     if args.json {
         crate::print_json(&json!({
             "ok": report.is_ok(),

@@ -36,7 +36,14 @@ fn image(dir: &Path) -> String {
     std::fs::write(rootfs.join("big"), vec![7u8; 300_000]).expect("write");
     let layout = dir.join("layout");
     let tag = format!("{}:1", path(&layout));
-    let out = ocimg(&["build", &tag, "--rootfs", path(&rootfs)]);
+    let out = ocimg(&[
+        "build",
+        &tag,
+        "--rootfs",
+        path(&rootfs),
+        "--cmd",
+        r#"["/bin/sh"]"#,
+    ]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     path(&layout).to_owned()
 }
@@ -178,8 +185,8 @@ fn progress_is_hidden_when_stderr_is_piped_and_drawn_on_a_terminal() {
     // On a terminal (script(1) gives the command a pty), unpack draws a bar per layer;
     // with -q it draws nothing.
     let bin = env!("CARGO_BIN_EXE_ocimg");
-    let on_tty = |quiet: &str, dest: &Path| -> String {
-        let line = format!("{bin} {quiet} unpack --rootless {image_ref} {}", path(dest));
+    let on_tty = |args: &str| -> String {
+        let line = format!("{bin} {args}");
         let out = Command::new("script")
             .args(["-qec", &line, "/dev/null"])
             .env("NO_COLOR", "1")
@@ -189,11 +196,20 @@ fn progress_is_hidden_when_stderr_is_piped_and_drawn_on_a_terminal() {
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let drawn = on_tty("", &dir.join("tty-unpacked"));
-    assert!(drawn.contains("layer 1/1 sha256:"), "{drawn:?}");
-    // NO_COLOR: no colour escapes (SGR sequences ending in 'm').
-    assert!(!drawn.contains("\x1b[3"), "{drawn:?}");
-    let quiet = on_tty("-q", &dir.join("tty-quiet"));
+    let dest = |name: &str| dir.join(name).display().to_string();
+    for args in [
+        format!("unpack --rootless {image_ref} {}", dest("tty-unpacked")),
+        format!("fsck {layout}"),
+    ] {
+        let drawn = on_tty(&args);
+        assert!(drawn.contains("layer 1/1 sha256:"), "{args}: {drawn:?}");
+        // NO_COLOR: no colour escapes (SGR colour sequences).
+        assert!(!drawn.contains("\x1b[3"), "{args}: {drawn:?}");
+    }
+    let quiet = on_tty(&format!(
+        "-q unpack --rootless {image_ref} {}",
+        dest("tty-quiet")
+    ));
     assert!(!quiet.contains("layer 1/1"), "{quiet:?}");
 }
 
