@@ -37,6 +37,7 @@ pub const ALL_TARGET_NAMES: &[&str] = &[
     "registries_conf",
     "endpoint_parse",
     "docker_archive_manifest",
+    "tar_reader",
 ];
 
 /// Typed parse of every document type; what parses must serialize, parse again, and
