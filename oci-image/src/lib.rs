@@ -52,7 +52,7 @@ pub use transport::docker_archive::{
     write_docker_archive,
 };
 pub use transport::{
-    BlobOpenError, BlobReader, BlobSink, Capabilities, Destination, DestinationError,
+    BlobOpenError, BlobReader, BlobSink, Capabilities, CasFailures, Damage, Location, Destination, DestinationError,
     DiscoverSource, DiscoverSourceError, DockerArchiveDestination, Endpoint, EndpointError,
     LayoutDestination, LayoutSource, OciArchiveDestination, OciArchiveSource, OpenOptions,
     ReferrersError, Source, SourceError, TRANSPORTS, Transport, archive_lock_path, open_destination,

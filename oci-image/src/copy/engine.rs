@@ -908,16 +908,12 @@ impl<'a> Engine<'a> {
     fn blob_put_error(&self, descriptor: &Descriptor, source: PutError) -> CopyError {
         match source {
             PutError::Read { source, .. } => read_error(self.source, descriptor, &source).into(),
-            PutError::Mismatch(v) => CopyError::Blob(BlobOpenError::Damaged {
-                digest: descriptor.digest.clone(),
-                source_name: self.source.describe(),
-                message: v.to_string(),
-            }),
-            PutError::Unverifiable(u) => CopyError::Blob(BlobOpenError::Damaged {
-                digest: descriptor.digest.clone(),
-                source_name: self.source.describe(),
-                message: u.to_string(),
-            }),
+            PutError::Mismatch(v) => {
+                CopyError::Blob(BlobOpenError::damaged(self.source, &descriptor.digest, v))
+            }
+            PutError::Unverifiable(u) => {
+                CopyError::Blob(BlobOpenError::damaged(self.source, &descriptor.digest, u))
+            }
             other => self.store_error(&descriptor.digest, other),
         }
     }
@@ -981,11 +977,11 @@ impl<'a> Engine<'a> {
     }
 
     fn damaged(&self, descriptor: &Descriptor, error: &VerifyError) -> CopyError {
-        CopyError::Blob(BlobOpenError::Damaged {
-            digest: descriptor.digest.clone(),
-            source_name: self.source.describe(),
-            message: error.to_string(),
-        })
+        CopyError::Blob(BlobOpenError::damaged(
+            self.source,
+            &descriptor.digest,
+            error.clone(),
+        ))
     }
 
     fn emit(&self, event: &Event<'_>) {

@@ -14,7 +14,7 @@ use oci_digest::{VerifyError, VerifyingReader};
 use oci_naming::{DiscoverError, Discoverer, Discovery, Entry, FetchError, HostBasedName};
 use oci_spec_types::{Descriptor, Digest, Platform, PlatformMatcher};
 
-use super::{BlobOpenError, BlobReader, Source};
+use super::{BlobOpenError, BlobReader, CasFailures, Damage, Location, Source, Transport};
 
 /// What a CAS engine is asked to send.
 const BLOB_ACCEPT: &str = "application/octet-stream, */*";
@@ -288,27 +288,32 @@ impl Source for DiscoverSource {
         &self.candidates
     }
 
+    fn transport(&self) -> Transport {
+        Transport::Discover
+    }
+
+    fn location(&self) -> Location {
+        Location::Name(self.name.clone())
+    }
+
     /// Tries each CAS URL in order, failing over to the next when one cannot be opened
     /// (connection error, error status, announced length over the descriptor's size);
     /// once a body streams, its reader verifies digest and size.
     fn open(&self, descriptor: &Descriptor) -> Result<BlobReader<'_>, BlobOpenError> {
         let digest = &descriptor.digest;
         if digest.algorithm().is_none() {
-            return Err(BlobOpenError::Damaged {
-                digest: digest.clone(),
-                source_name: self.describe(),
-                message: format!(
-                    "unregistered algorithm {:?}: content cannot be verified",
-                    digest.algorithm_name()
-                ),
-            });
+            return Err(BlobOpenError::damaged(
+                self,
+                digest,
+                oci_digest::Unverifiable {
+                    digest: digest.clone(),
+                },
+            ));
         }
         let urls = self.blob_urls(digest);
         if urls.is_empty() {
-            return Err(BlobOpenError::Missing {
-                digest: digest.clone(),
-                source_name: format!("{} (no CAS engine to ask)", self.describe()),
-            });
+            // No CAS engine to ask.
+            return Err(BlobOpenError::missing(self, digest));
         }
         let mut failures: Vec<(Failed, FetchError)> = Vec::new();
         for url in &urls {
@@ -323,14 +328,8 @@ impl Source for DiscoverSource {
                         digest: digest.clone(),
                         size: descriptor.size,
                     };
-                    let reader =
-                        VerifyingReader::new(limited, digest, descriptor.size).map_err(|e| {
-                            BlobOpenError::Damaged {
-                                digest: digest.clone(),
-                                source_name: self.describe(),
-                                message: e.to_string(),
-                            }
-                        })?;
+                    let reader = VerifyingReader::new(limited, digest, descriptor.size)
+                        .map_err(|e| BlobOpenError::damaged(self, digest, e))?;
                     return Ok(Box::new(reader));
                 }
                 Err(e) => {
@@ -345,32 +344,28 @@ impl Source for DiscoverSource {
                 }
             }
         }
-        let tried = failures
-            .iter()
-            .map(|(_, e)| oci_naming::error_chain(e))
-            .collect::<Vec<_>>()
-            .join("; ");
-        if failures.iter().all(|(k, _)| matches!(k, Failed::Absent)) {
+        let all_absent = failures.iter().all(|(k, _)| matches!(k, Failed::Absent));
+        let wrong = failures.iter().any(|(k, _)| matches!(k, Failed::Wrong));
+        let tried = CasFailures(failures.into_iter().map(|(_, e)| e).collect());
+        if all_absent {
             return Err(BlobOpenError::Missing {
+                transport: self.transport(),
+                location: self.location(),
                 digest: digest.clone(),
-                source_name: format!("{} (CAS URLs tried: {tried})", self.describe()),
+                tried: Some(tried),
             });
         }
-        if failures.iter().any(|(k, _)| matches!(k, Failed::Wrong)) {
-            return Err(BlobOpenError::Damaged {
-                digest: digest.clone(),
-                source_name: self.describe(),
-                message: format!(
-                    "no CAS engine sent its {} bytes (tried: {tried})",
-                    descriptor.size
-                ),
-            });
+        if wrong {
+            return Err(BlobOpenError::damaged(
+                self,
+                digest,
+                Damage::CasLength {
+                    size: descriptor.size,
+                    tried,
+                },
+            ));
         }
-        Err(BlobOpenError::Unavailable {
-            digest: digest.clone(),
-            source_name: self.describe(),
-            message: format!("no CAS engine answered (tried: {tried})"),
-        })
+        Err(BlobOpenError::unavailable(self, digest, tried))
     }
 }
 

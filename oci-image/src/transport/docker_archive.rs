@@ -39,8 +39,8 @@ use oci_digest::PutError;
 
 use super::layout::{LayoutSource, has_blob, put_blob};
 use super::{
-    BlobOpenError, BlobReader, BlobSink, Capabilities, Destination, DestinationError, Source,
-    read_error, scratch_beside,
+    BlobOpenError, BlobReader, BlobSink, Capabilities, Damage, Destination, DestinationError,
+    Location, Source, Transport, read_error, scratch_beside,
 };
 use crate::layout::Layout;
 use crate::resolve::MAX_DOCUMENT_SIZE;
@@ -219,8 +219,6 @@ struct RootFs {
 /// A layer file of the archive.
 #[derive(Debug)]
 struct LayerFile {
-    /// The name in `Layers`.
-    entry: String,
     /// Where its data is (links resolved).
     span: EntrySpan,
 }
@@ -229,6 +227,7 @@ struct LayerFile {
 #[derive(Debug)]
 pub struct DockerArchiveSource {
     index: TarIndex,
+    file: PathBuf,
     described: String,
     root: Descriptor,
     manifest: Vec<u8>,
@@ -335,10 +334,7 @@ impl DockerArchiveSource {
             descriptors.push(Descriptor::new(media, digest.clone(), span.size()));
             layers.insert(
                 digest,
-                LayerFile {
-                    entry: entry.clone(),
-                    span,
-                },
+                LayerFile { span },
             );
         }
 
@@ -368,6 +364,7 @@ impl DockerArchiveSource {
         };
         Ok(DockerArchiveSource {
             index,
+            file: file.to_path_buf(),
             described,
             root,
             manifest,
@@ -535,6 +532,14 @@ impl Source for DockerArchiveSource {
         self.described.clone()
     }
 
+    fn transport(&self) -> Transport {
+        Transport::DockerArchive
+    }
+
+    fn location(&self) -> Location {
+        Location::Path(self.file.clone())
+    }
+
     fn root(&self) -> &Descriptor {
         &self.root
     }
@@ -547,31 +552,21 @@ impl Source for DockerArchiveSource {
             Box::new(Cursor::new(&self.config[..]))
         } else if let Some(layer) = self.layers.get(digest) {
             if layer.span.size() != descriptor.size {
-                return Err(BlobOpenError::Damaged {
-                    digest: digest.clone(),
-                    source_name: self.describe(),
-                    message: format!(
-                        "layer file {} is {} bytes, the descriptor says {}",
-                        layer.entry,
-                        layer.span.size(),
-                        descriptor.size
-                    ),
-                });
+                return Err(BlobOpenError::damaged(
+                    self,
+                    digest,
+                    Damage::Size {
+                        expected: descriptor.size,
+                        actual: layer.span.size(),
+                    },
+                ));
             }
             Box::new(self.index.open_span(layer.span))
         } else {
-            return Err(BlobOpenError::Missing {
-                digest: digest.clone(),
-                source_name: self.describe(),
-            });
+            return Err(BlobOpenError::missing(self, digest));
         };
-        let verified = VerifyingReader::new(inner, digest, descriptor.size).map_err(|e| {
-            BlobOpenError::Damaged {
-                digest: digest.clone(),
-                source_name: self.describe(),
-                message: e.to_string(),
-            }
-        })?;
+        let verified = VerifyingReader::new(inner, digest, descriptor.size)
+            .map_err(|e| BlobOpenError::damaged(self, digest, e))?;
         Ok(Box::new(verified))
     }
 }
@@ -1090,8 +1085,6 @@ struct GoTar<W: Write> {
     written: u64,
 }
 
-const MAX_OCTAL_11: u64 = (1 << 33) - 1;
-
 impl<W: Write> GoTar<W> {
     fn new(out: W) -> Self {
         GoTar { out, written: 0 }
@@ -1104,74 +1097,29 @@ impl<W: Write> GoTar<W> {
     }
 
     /// Writes the header of an entry (its data follows by [`Self::data`] then
-    /// [`Self::end_entry`]).
+    /// [`Self::end_entry`]), with `oci_layer`'s header writer in Go's style.
     fn header(&mut self, name: &str, size: u64, symlink_target: Option<&str>) -> io::Result<()> {
-        let split = split_ustar_path(name);
-        let name_fits = name.len() <= 100 || split.is_some();
-        let link_fits = symlink_target.is_none_or(|t| t.len() <= 100);
-        let size_fits = size <= MAX_OCTAL_11;
-        if !(name_fits && link_fits && size_fits) {
-            let mut records: BTreeMap<&str, String> = BTreeMap::new();
-            if !link_fits {
-                records.insert("linkpath", symlink_target.unwrap_or_default().to_owned());
-            }
-            if !name_fits {
-                records.insert("path", name.to_owned());
-            }
-            if !size_fits {
-                records.insert("size", size.to_string());
-            }
-            let mut data = String::new();
-            for (k, v) in &records {
-                data.push_str(&pax_record(k, v));
-            }
-            let (dir, file) = match name.rfind('/') {
-                Some(i) => (&name[..=i], &name[i + 1..]),
-                None => ("", name),
-            };
-            let pax_name = format!("{dir}PaxHeaders.0/{file}");
-            let mut block = [0u8; 512];
-            put_str(&mut block[0..100], &pax_name);
-            put_octal(&mut block[100..108], 0);
-            put_octal(&mut block[108..116], 0);
-            put_octal(&mut block[116..124], 0);
-            put_octal(&mut block[124..136], data.len() as u64);
-            put_octal(&mut block[136..148], 0);
-            block[156] = b'x';
-            block[257..263].copy_from_slice(b"ustar\0");
-            block[263..265].copy_from_slice(b"00");
-            checksum(&mut block);
-            self.write(&block)?;
-            self.write(data.as_bytes())?;
-            self.pad(data.len() as u64)?;
+        let mut blocks = Vec::with_capacity(3 * 512);
+        oci_layer::tar::Header {
+            path: name.as_bytes(),
+            typeflag: if symlink_target.is_some() {
+                oci_layer::tar::typeflag::SYMLINK
+            } else {
+                oci_layer::tar::typeflag::FILE
+            },
+            mode: if symlink_target.is_some() { 0 } else { 0o444 },
+            uid: 0,
+            gid: 0,
+            size,
+            mtime: 0,
+            linkname: symlink_target.unwrap_or_default().as_bytes(),
+            devmajor: 0,
+            devminor: 0,
+            xattrs: &[],
+            style: oci_layer::tar::HeaderStyle::Go,
         }
-        let mut block = [0u8; 512];
-        match split {
-            _ if name.len() <= 100 => put_str(&mut block[0..100], name),
-            Some((prefix, rest)) => {
-                put_str(&mut block[0..100], rest);
-                put_str(&mut block[345..500], prefix);
-            }
-            None => put_str(&mut block[0..100], name),
-        }
-        put_octal(
-            &mut block[100..108],
-            if symlink_target.is_some() { 0 } else { 0o444 },
-        );
-        put_octal(&mut block[108..116], 0);
-        put_octal(&mut block[116..124], 0);
-        put_octal(&mut block[124..136], if size_fits { size } else { 0 });
-        put_octal(&mut block[136..148], 0);
-        block[156] = if symlink_target.is_some() { b'2' } else { b'0' };
-        if let Some(target) = symlink_target {
-            put_str(&mut block[157..257], target);
-        }
-        block[257..263].copy_from_slice(b"ustar\0");
-        block[263..265].copy_from_slice(b"00");
-        put_octal(&mut block[329..337], 0);
-        put_octal(&mut block[337..345], 0);
-        checksum(&mut block);
-        self.write(&block)
+        .encode(&mut blocks);
+        self.write(&blocks)
     }
 
     fn data(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -1224,60 +1172,6 @@ impl GoTar<BufWriter<&File>> {
         }
         Ok(())
     }
-}
-
-/// A PAX record: `"<len> key=value\n"`, the length counting itself.
-fn pax_record(key: &str, value: &str) -> String {
-    let body = key.len() + value.len() + 3; // ' ', '=', '\n'
-    let mut len = body + 1;
-    loop {
-        let total = body + len.to_string().len();
-        if total == len {
-            break;
-        }
-        len = total;
-    }
-    format!("{len} {key}={value}\n")
-}
-
-/// Go's `splitUSTARPath`: a name too long for the name field split into prefix and name.
-fn split_ustar_path(name: &str) -> Option<(&str, &str)> {
-    let mut length = name.len();
-    if length <= 100 || !name.is_ascii() {
-        return None;
-    } else if length > 156 {
-        length = 156;
-    } else if name.as_bytes()[length - 1] == b'/' {
-        length -= 1;
-    }
-    let i = name[..length].rfind('/')?;
-    let nlen = name.len() - i - 1;
-    if i == 0 || nlen > 100 || nlen == 0 || i > 155 {
-        return None;
-    }
-    Some((&name[..i], &name[i + 1..]))
-}
-
-fn put_str(field: &mut [u8], s: &str) {
-    let n = s.len().min(field.len());
-    field[..n].copy_from_slice(&s.as_bytes()[..n]);
-}
-
-/// Octal digits filling the field but its last byte, then NUL (Go's `formatOctal`).
-fn put_octal(field: &mut [u8], value: u64) {
-    let digits = field.len() - 1;
-    let text = format!("{value:0digits$o}");
-    field[..digits].copy_from_slice(&text.as_bytes()[text.len() - digits..]);
-    field[digits] = 0;
-}
-
-fn checksum(block: &mut [u8; 512]) {
-    block[148..156].copy_from_slice(b"        ");
-    let sum: u32 = block.iter().map(|b| u32::from(*b)).sum();
-    let text = format!("{sum:06o}");
-    block[148..154].copy_from_slice(&text.as_bytes()[text.len() - 6..]);
-    block[154] = 0;
-    block[155] = b' ';
 }
 
 #[cfg(test)]
@@ -1369,14 +1263,6 @@ mod tests {
             })
             .collect();
         assert_eq!(names, [pax, split, link]);
-    }
-
-    #[test]
-    fn ustar_split() {
-        let name = format!("{}/layer.tar", "a".repeat(128));
-        assert_eq!(split_ustar_path(&name), Some((&name[..128], "layer.tar")));
-        assert_eq!(split_ustar_path("short"), None);
-        assert_eq!(split_ustar_path(&"b".repeat(132)), None);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use oci_spec_types::document::{AnyManifest, probe};
 use oci_spec_types::{Algorithm, Descriptor, Digest, Platform};
 
 use super::{
-    BlobOpenError, BlobReader, BlobSink, Capabilities, Destination, DestinationError,
-    ReferrersError, Source, SourceError,
+    BlobOpenError, BlobReader, BlobSink, Capabilities, Damage, Destination, DestinationError,
+    Location, ReferrersError, Source, SourceError, Transport,
 };
 use crate::layout::Layout;
 use crate::name::{ImageName, Reference};
@@ -100,6 +100,14 @@ impl Source for LayoutSource {
         self.name.clone()
     }
 
+    fn transport(&self) -> Transport {
+        Transport::Oci
+    }
+
+    fn location(&self) -> Location {
+        Location::Path(self.layout.root().to_path_buf())
+    }
+
     fn root(&self) -> &Descriptor {
         &self.root
     }
@@ -119,22 +127,11 @@ impl Source for LayoutSource {
         let digest = &descriptor.digest;
         match self.layout.blobs().open_sized(digest, descriptor.size) {
             Ok(Some(reader)) => Ok(Box::new(reader)),
-            Ok(None) => Err(BlobOpenError::Missing {
-                digest: digest.clone(),
-                source_name: self.describe(),
-            }),
-            Err(oci_digest::OpenError::Io { source, path, .. }) => {
-                Err(BlobOpenError::Unavailable {
-                    digest: digest.clone(),
-                    source_name: self.describe(),
-                    message: format!("cannot open {}: {source}", path.display()),
-                })
+            Ok(None) => Err(BlobOpenError::missing(self, digest)),
+            Err(e @ oci_digest::OpenError::Io { .. }) => {
+                Err(BlobOpenError::unavailable(self, digest, e))
             }
-            Err(e) => Err(BlobOpenError::Damaged {
-                digest: digest.clone(),
-                source_name: self.describe(),
-                message: e.to_string(),
-            }),
+            Err(e) => Err(BlobOpenError::damaged(self, digest, Damage::Store(e))),
         }
     }
 }

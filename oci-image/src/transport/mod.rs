@@ -26,41 +26,153 @@ use crate::layout::{IndexError, InitError, LockError, OpenError, WriteError};
 use crate::resolve::ResolveError;
 use crate::tar_index::TarIndexError;
 
-/// Why a source could not open a blob.
+/// Where a transport's content is: a file or directory, or a name or URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A layout directory or an archive file.
+    Path(PathBuf),
+    /// A name resolved over the network (`discover:`), or a URL.
+    Name(String),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Path(path) => write!(f, "{}", path.display()),
+            Location::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// What is wrong with a damaged blob.
+#[derive(Debug, thiserror::Error)]
+pub enum Damage {
+    /// A document larger than the reader accepts.
+    #[error("document of {size} bytes is over the limit of {limit}")]
+    TooLarge {
+        /// Its size, as the descriptor says.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The stored blob has another size than the descriptor says.
+    #[error("it has {actual} bytes, the descriptor says {expected}")]
+    Size {
+        /// The descriptor's size.
+        expected: u64,
+        /// The stored size.
+        actual: u64,
+    },
+    /// The content does not match its digest or size.
+    #[error(transparent)]
+    Verify(#[from] oci_digest::VerifyError),
+    /// The digest's algorithm is not registered: the content cannot be verified.
+    #[error(transparent)]
+    Unverifiable(#[from] oci_digest::Unverifiable),
+    /// The layout's store holds something that cannot be the blob.
+    #[error(transparent)]
+    Store(oci_digest::OpenError),
+    /// No CAS engine sent the blob's bytes (a longer body).
+    #[error("no CAS engine sent its {size} bytes")]
+    CasLength {
+        /// The descriptor's size.
+        size: u64,
+        /// What each engine did.
+        #[source]
+        tried: CasFailures,
+    },
+}
+
+/// What each CAS engine asked for a blob answered, in order.
+#[derive(Debug, thiserror::Error)]
+#[error("tried: {}", .0.iter().map(|e| oci_naming::error_chain(e)).collect::<Vec<_>>().join("; "))]
+pub struct CasFailures(pub Vec<oci_naming::FetchError>);
+
+/// Why a source could not open a blob. Each variant names the transport, where its
+/// content is, and the digest; the cause is its [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 pub enum BlobOpenError {
     /// The source does not have the blob.
-    #[error("blob {digest} is missing from {source_name}")]
+    #[error("blob {digest} is missing from {transport}:{location}")]
     Missing {
+        /// The transport.
+        transport: Transport,
+        /// Where its content is.
+        location: Location,
         /// The digest asked for.
         digest: Digest,
-        /// The source, as [`Source::describe`] gives it.
-        source_name: String,
+        /// What each place asked answered, where several were (CAS engines).
+        #[source]
+        tried: Option<CasFailures>,
     },
-    /// The blob is there but could not be opened or fetched.
-    #[error("blob {digest} from {source_name}: {message}")]
+    /// The blob may be there but could not be opened or fetched.
+    #[error("cannot read blob {digest} from {transport}:{location}")]
     Unavailable {
+        /// The transport.
+        transport: Transport,
+        /// Where its content is.
+        location: Location,
         /// The digest asked for.
         digest: Digest,
-        /// The source, as [`Source::describe`] gives it.
-        source_name: String,
-        /// What went wrong (the I/O or network error, with its URL or file).
-        message: String,
+        /// The I/O or network error.
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The source holds something under this digest that cannot be what the descriptor
-    /// says (a wrong size known before reading, say): a check failure, not an I/O one.
-    #[error("blob {digest} from {source_name}: {message}")]
+    /// says: a check failure, not an I/O one.
+    #[error("blob {digest} from {transport}:{location} is damaged")]
     Damaged {
+        /// The transport.
+        transport: Transport,
+        /// Where its content is.
+        location: Location,
         /// The digest asked for.
         digest: Digest,
-        /// The source, as [`Source::describe`] gives it.
-        source_name: String,
         /// What is wrong.
-        message: String,
+        #[source]
+        damage: Box<Damage>,
     },
 }
 
 impl BlobOpenError {
+    /// The blob `digest` is missing from `source`.
+    pub fn missing<S: Source + ?Sized>(source: &S, digest: &Digest) -> BlobOpenError {
+        BlobOpenError::Missing {
+            transport: source.transport(),
+            location: source.location(),
+            digest: digest.clone(),
+            tried: None,
+        }
+    }
+
+    /// The blob `digest` of `source` is damaged.
+    pub fn damaged<S: Source + ?Sized>(
+        source: &S,
+        digest: &Digest,
+        damage: impl Into<Damage>,
+    ) -> BlobOpenError {
+        BlobOpenError::Damaged {
+            transport: source.transport(),
+            location: source.location(),
+            digest: digest.clone(),
+            damage: Box::new(damage.into()),
+        }
+    }
+
+    /// The blob `digest` of `source` cannot be read.
+    pub fn unavailable<S: Source + ?Sized>(
+        source: &S,
+        digest: &Digest,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> BlobOpenError {
+        BlobOpenError::Unavailable {
+            transport: source.transport(),
+            location: source.location(),
+            digest: digest.clone(),
+            cause: cause.into(),
+        }
+    }
+
     /// The digest at fault.
     pub fn digest(&self) -> &Digest {
         match self {
@@ -111,6 +223,12 @@ pub trait Source: Send + Sync {
     /// The source as the user named it, for messages (`oci:DIR:REF`, `docker-archive:FILE`).
     fn describe(&self) -> String;
 
+    /// The transport.
+    fn transport(&self) -> Transport;
+
+    /// Where the transport's content is (the layout, the archive, the name).
+    fn location(&self) -> Location;
+
     /// The manifest or index the source names (already chosen among several by tag; a
     /// platform choice inside an index is the copy's business).
     fn root(&self) -> &Descriptor;
@@ -129,14 +247,14 @@ pub trait Source: Send + Sync {
     /// the size accepted.
     fn read_small(&self, descriptor: &Descriptor, limit: u64) -> Result<Vec<u8>, BlobOpenError> {
         if descriptor.size > limit {
-            return Err(BlobOpenError::Damaged {
-                digest: descriptor.digest.clone(),
-                source_name: self.describe(),
-                message: format!(
-                    "document of {} bytes is over the limit of {limit}",
-                    descriptor.size
-                ),
-            });
+            return Err(BlobOpenError::damaged(
+                self,
+                &descriptor.digest,
+                Damage::TooLarge {
+                    size: descriptor.size,
+                    limit,
+                },
+            ));
         }
         let mut reader = self.open(descriptor)?;
         let mut bytes = Vec::with_capacity(usize::try_from(descriptor.size).unwrap_or(0));
@@ -163,16 +281,12 @@ pub fn read_error<S: Source + ?Sized>(
     error: &io::Error,
 ) -> BlobOpenError {
     match oci_digest::VerifyError::from_io(error) {
-        Some(v) => BlobOpenError::Damaged {
-            digest: descriptor.digest.clone(),
-            source_name: source.describe(),
-            message: v.to_string(),
-        },
-        None => BlobOpenError::Unavailable {
-            digest: descriptor.digest.clone(),
-            source_name: source.describe(),
-            message: error.to_string(),
-        },
+        Some(v) => BlobOpenError::damaged(source, &descriptor.digest, v.clone()),
+        None => BlobOpenError::unavailable(
+            source,
+            &descriptor.digest,
+            io::Error::new(error.kind(), error.to_string()),
+        ),
     }
 }
 

@@ -15,8 +15,8 @@ use oci_spec_types::{Algorithm, Descriptor, Digest, Document, ImageIndex, OciLay
 
 use super::layout::{has_blob, put_blob, referrers_among, set_entry};
 use super::{
-    BlobOpenError, BlobReader, BlobSink, Capabilities, Destination, DestinationError,
-    ReferrersError, Source, SourceError, scratch_beside,
+    BlobOpenError, BlobReader, BlobSink, Capabilities, Damage, Destination, DestinationError,
+    Location, ReferrersError, Source, SourceError, Transport, scratch_beside,
 };
 use crate::layout::{Layout, MAX_INDEX_SIZE};
 use crate::name::Reference;
@@ -27,6 +27,7 @@ use crate::tar_index::TarIndex;
 /// zstd), read in place through an index of its entries.
 pub struct OciArchiveSource {
     archive: TarIndex,
+    file: PathBuf,
     name: String,
     root: Descriptor,
     candidates: Vec<Descriptor>,
@@ -125,6 +126,7 @@ impl OciArchiveSource {
         };
         Ok(OciArchiveSource {
             archive,
+            file: file.to_path_buf(),
             name,
             root,
             candidates,
@@ -138,6 +140,7 @@ impl OciArchiveSource {
         let (archive, index) = open_archive(file, scratch)?;
         Ok(OciArchiveSource {
             archive,
+            file: file.to_path_buf(),
             name: format!("oci-archive:{}", file.display()),
             root: Descriptor::empty(),
             candidates: Vec::new(),
@@ -205,6 +208,14 @@ impl Source for OciArchiveSource {
         self.name.clone()
     }
 
+    fn transport(&self) -> Transport {
+        Transport::OciArchive
+    }
+
+    fn location(&self) -> Location {
+        Location::Path(self.file.clone())
+    }
+
     fn root(&self) -> &Descriptor {
         &self.root
     }
@@ -221,29 +232,21 @@ impl Source for OciArchiveSource {
     fn open(&self, descriptor: &Descriptor) -> Result<BlobReader<'_>, BlobOpenError> {
         let digest = &descriptor.digest;
         let name = blob_name(digest);
-        let missing = || BlobOpenError::Missing {
-            digest: digest.clone(),
-            source_name: self.describe(),
-        };
+        let missing = || BlobOpenError::missing(self, digest);
         let size = self.archive.size(&name).ok_or_else(missing)?;
         if size != descriptor.size {
-            return Err(BlobOpenError::Damaged {
-                digest: digest.clone(),
-                source_name: self.describe(),
-                message: format!(
-                    "{name} has {size} bytes, the descriptor says {}",
-                    descriptor.size
-                ),
-            });
+            return Err(BlobOpenError::damaged(
+                self,
+                digest,
+                Damage::Size {
+                    expected: descriptor.size,
+                    actual: size,
+                },
+            ));
         }
         let reader = self.archive.open_entry(&name).ok_or_else(missing)?;
-        let reader = VerifyingReader::new(reader, digest, descriptor.size).map_err(|e| {
-            BlobOpenError::Damaged {
-                digest: digest.clone(),
-                source_name: self.describe(),
-                message: e.to_string(),
-            }
-        })?;
+        let reader = VerifyingReader::new(reader, digest, descriptor.size)
+            .map_err(|e| BlobOpenError::damaged(self, digest, e))?;
         Ok(Box::new(reader))
     }
 }

@@ -14,6 +14,18 @@ use serde_json::{Value, json};
 
 use crate::{LayerSpec, sha256};
 
+/// An error and its causes, as `{:#}` of anyhow prints them.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 // ---------------------------------------------------------------------------------------
 // Published images.
 
@@ -298,7 +310,7 @@ fn a_corrupted_blob_fails_the_read_naming_its_digest() {
         "{err}"
     );
     assert!(err.is_check_failure());
-    let message = err.to_string();
+    let message = chain(&err);
     assert!(message.contains(layer.as_str()), "{message}");
     assert!(message.contains("does not match"), "{message}");
 }
@@ -344,7 +356,7 @@ fn a_missing_blob_fails_over_to_the_next_cas_engine() {
     let err = read_blob(&source, &absent).expect_err("nobody has it");
     assert!(matches!(err, BlobOpenError::Missing { .. }), "{err}");
     assert!(err.is_check_failure());
-    let message = err.to_string();
+    let message = chain(&err);
     assert!(message.contains(absent.digest.as_str()), "{message}");
     for url in source.blob_urls(&absent.digest) {
         assert!(message.contains(&url), "{message} lacks {url}");
@@ -386,10 +398,7 @@ fn an_engine_that_does_not_answer_is_skipped_and_alone_is_a_network_error() {
     let err = read_blob(&source, &absent).expect_err("nobody has it");
     assert!(matches!(err, BlobOpenError::Unavailable { .. }), "{err}");
     assert!(!err.is_check_failure());
-    assert!(
-        err.to_string().contains("http://dead.example.test/"),
-        "{err}"
-    );
+    assert!(chain(&err).contains("http://dead.example.test/"), "{err}");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use oci_image::{
     BlobOpenError, BlobReader, DOCKER_LAYER_TAR, DockerArchiveError, DockerArchiveSource, Layout,
-    Source, read_error, write_docker_archive,
+    Location, Source, Transport, read_error, write_docker_archive,
 };
 use oci_spec_types::media_type;
 use oci_spec_types::{
@@ -27,6 +27,14 @@ impl Source for StoreSource {
         format!("oci:{}", self.layout.root().display())
     }
 
+    fn transport(&self) -> Transport {
+        Transport::Oci
+    }
+
+    fn location(&self) -> Location {
+        Location::Path(self.layout.root().to_path_buf())
+    }
+
     fn root(&self) -> &Descriptor {
         &self.root
     }
@@ -38,15 +46,8 @@ impl Source for StoreSource {
             .open_sized(&descriptor.digest, descriptor.size)
         {
             Ok(Some(reader)) => Ok(Box::new(reader)),
-            Ok(None) => Err(BlobOpenError::Missing {
-                digest: descriptor.digest.clone(),
-                source_name: self.describe(),
-            }),
-            Err(e) => Err(BlobOpenError::Unavailable {
-                digest: descriptor.digest.clone(),
-                source_name: self.describe(),
-                message: e.to_string(),
-            }),
+            Ok(None) => Err(BlobOpenError::missing(self, &descriptor.digest)),
+            Err(e) => Err(BlobOpenError::unavailable(self, &descriptor.digest, e)),
         }
     }
 }
