@@ -24,16 +24,7 @@ pub fn run() -> anyhow::Result<bool> {
     let data = target.join("bench").join("digest-1GiB.bin");
     ensure_data(&data)?;
 
-    println!("bench digest: building ocimg (release)");
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "--quiet", "-p", "oci-cli"])
-        .current_dir(&root)
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build --release -p oci-cli failed");
-    }
-    let ocimg = target.join("release").join("ocimg");
+    let ocimg = super::build_ocimg("bench digest", &root)?;
     let data_arg = data.to_str().context("benchmark file path is not UTF-8")?;
 
     report_cpu();

@@ -61,18 +61,21 @@ pub(super) fn sh(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the release `ocimg` and returns its path; `label` prefixes the log line.
+/// Builds `ocimg` and returns its path; `label` prefixes the log line. The benchmarks
+/// measure the binary users install, the `release` profile (no debug info);
+/// `OCIMG_BENCH_PROFILE=profiling` builds the same code with symbols, for `perf record`.
 pub(super) fn build_ocimg(label: &str, project: &Path) -> anyhow::Result<PathBuf> {
-    eprintln!("{label}: cargo build --release -p oci-cli");
+    let profile = std::env::var("OCIMG_BENCH_PROFILE").unwrap_or_else(|_| "release".to_owned());
+    eprintln!("{label}: cargo build --profile {profile} -p oci-cli");
     sh(
         Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
             .current_dir(project)
-            .args(["build", "--release", "--quiet", "-p", "oci-cli"]),
+            .args(["build", "--profile", &profile, "--quiet", "-p", "oci-cli"]),
     )?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| project.join("target"));
-    Ok(target.join("release/ocimg"))
+    Ok(target.join(profile).join("ocimg"))
 }
 
 /// One measured run of a command.
