@@ -1,575 +1,7 @@
-//! `docker-archive:FILE[:NAME:TAG]`: the `docker save` format, read as a copy
-//! [`Source`] and written from any source.
-//!
-//! # The format
-//!
-//! A tar holding `manifest.json` (`[{"Config", "RepoTags", "Layers", "LayerSources"?}]`),
-//! the image config and one uncompressed tar per layer, under names that vary by writer:
-//! `<id>/layer.tar` (classic `docker save`, repeated layers as symlinks), `<hex>.tar` and
-//! `<hex>.json` (skopeo, with `<id>/layer.tar` symlinks, `<id>/json` and `<id>/VERSION`
-//! for old loaders), `blobs/sha256/<hex>` (Docker 25 and later).
-//!
-//! Reading synthesizes a Docker v2.2 manifest as the root: the config under
-//! `application/vnd.docker.container.image.v1+json`; an uncompressed layer file under
-//! its diffID and [`DOCKER_LAYER_TAR`] (verified against the diffID as it is read); a
-//! gzip or zstd layer file under the digest of its bytes (hashed once when the archive is
-//! opened) and the gzip (or OCI zstd) layer type.
-//!
-//! Writing produces byte for byte what skopeo (containers/image 5.x) writes for the same
-//! image and tags.
-//!
-//! # Security
-//!
-//! The archive is indexed by [`TarIndex`], which refuses names escaping the archive and
-//! resolves links inside it only. `manifest.json` and the config are read with a size
-//! limit; every blob served is verified (digest and size) while it is read.
+//! Writing a docker-archive: [`write_docker_archive`] (byte for byte what skopeo writes)
+//! and [`DockerArchiveDestination`].
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File};
-use std::io::{self, BufWriter, Cursor, Read, Seek, Write};
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-
-use oci_digest::{Digester, VerifyError, VerifyingReader};
-use oci_spec_types::document::AnyManifest;
-use oci_spec_types::{Algorithm, Descriptor, Digest, DockerManifest, MediaType, media_type};
-use serde::{Deserialize, Serialize};
-
-use oci_digest::PutError;
-
-use super::layout::{LayoutSource, has_blob, put_blob};
-use super::{
-    BlobOpenError, BlobReader, BlobSink, Capabilities, Damage, Destination, DestinationError,
-    Location, Source, Transport, read_error, scratch_beside,
-};
-use crate::layout::Layout;
-use crate::resolve::MAX_DOCUMENT_SIZE;
-use crate::tar_index::{EntrySpan, TarIndex, TarIndexError};
-
-pub use oci_spec_types::media_type::DOCKER_LAYER_TAR;
-
-const MANIFEST_JSON: &str = "manifest.json";
-const REPOSITORIES: &str = "repositories";
-const BUFFER: usize = 256 * 1024;
-
-/// Why a docker-archive could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum DockerArchiveError {
-    /// The tar itself is unreadable or hostile.
-    #[error(transparent)]
-    Archive(#[from] TarIndexError),
-    /// `manifest.json` or the config is missing or invalid.
-    #[error("docker-archive {}: {message}", file.display())]
-    Invalid {
-        /// The archive.
-        file: PathBuf,
-        /// What is wrong, naming the entry or field.
-        message: String,
-    },
-    /// A layer file named by `manifest.json` is not in the archive.
-    #[error("docker-archive {}: layer {diff_id} is missing: no entry {entry}", file.display())]
-    MissingLayer {
-        /// The archive.
-        file: PathBuf,
-        /// The entry named in `Layers`.
-        entry: String,
-        /// The layer's diffID.
-        diff_id: Digest,
-    },
-    /// NAME:TAG is not in the archive.
-    #[error("docker-archive {}: no image is tagged {name}; it holds {}", file.display(), list(available))]
-    NotFound {
-        /// The archive.
-        file: PathBuf,
-        /// The name asked for (normalized).
-        name: String,
-        /// The images there: their tags, or `@N` for an untagged one.
-        available: Vec<String>,
-    },
-    /// No NAME given and several images in the archive.
-    #[error(
-        "docker-archive {} holds {} images ({}): name one as docker-archive:FILE:NAME:TAG or docker-archive:FILE:@N",
-        file.display(), available.len(), list(available)
-    )]
-    Ambiguous {
-        /// The archive.
-        file: PathBuf,
-        /// The images there: their tags, or `@N` for an untagged one.
-        available: Vec<String>,
-    },
-    /// NAME:TAG does not parse as an image reference with a tag.
-    #[error("invalid docker-archive image name {name:?}: {message}")]
-    BadName {
-        /// The name given.
-        name: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The destination exists and is not empty.
-    #[error("{} already exists and is not empty", file.display())]
-    Exists {
-        /// The destination.
-        file: PathBuf,
-    },
-    /// A blob of the source could not be read or is damaged.
-    #[error(transparent)]
-    Blob(#[from] BlobOpenError),
-    /// The image to write is not a usable image manifest, or its config does not match it.
-    #[error("manifest {digest}: {message}")]
-    Manifest {
-        /// The manifest's digest.
-        digest: Digest,
-        /// What is wrong, naming the field.
-        message: String,
-    },
-    /// A layer's uncompressed content does not match the diffID the config gives it.
-    #[error(
-        "layer {digest}: its uncompressed digest is {actual}, but the config's diffID is {expected}"
-    )]
-    DiffIdMismatch {
-        /// The layer blob.
-        digest: Digest,
-        /// The diffID in the config.
-        expected: Digest,
-        /// The digest of the uncompressed content.
-        actual: Digest,
-    },
-    /// A compressed layer does not decompress.
-    #[error("layer {digest}: cannot decompress: {source}")]
-    Decompress {
-        /// The layer blob.
-        digest: Digest,
-        /// The decoder's error.
-        source: io::Error,
-    },
-    /// Writing the archive (or a temp file) failed.
-    #[error("cannot write {}: {source}", file.display())]
-    Io {
-        /// The file being written.
-        file: PathBuf,
-        /// The I/O error.
-        source: io::Error,
-    },
-}
-
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "no image".to_owned()
-    } else {
-        items.join(", ")
-    }
-}
-
-impl DockerArchiveError {
-    /// Whether this is a check failure (exit 1: a damaged or invalid archive or blob)
-    /// rather than a usage or I/O error (exit 2).
-    pub fn is_check_failure(&self) -> bool {
-        match self {
-            DockerArchiveError::Archive(e) => e.is_check_failure(),
-            DockerArchiveError::Blob(e) => e.is_check_failure(),
-            DockerArchiveError::Invalid { .. }
-            | DockerArchiveError::MissingLayer { .. }
-            | DockerArchiveError::Manifest { .. }
-            | DockerArchiveError::DiffIdMismatch { .. }
-            | DockerArchiveError::Decompress { .. } => true,
-            DockerArchiveError::NotFound { .. }
-            | DockerArchiveError::Ambiguous { .. }
-            | DockerArchiveError::BadName { .. }
-            | DockerArchiveError::Exists { .. }
-            | DockerArchiveError::Io { .. } => false,
-        }
-    }
-}
-
-/// One image of `manifest.json`, as read.
-#[derive(Debug, Deserialize)]
-struct ItemIn {
-    #[serde(rename = "Config")]
-    config: String,
-    #[serde(rename = "RepoTags", default)]
-    repo_tags: Option<Vec<String>>,
-    #[serde(rename = "Layers")]
-    layers: Vec<String>,
-    #[serde(rename = "LayerSources", default)]
-    layer_sources: Option<BTreeMap<String, Descriptor>>,
-}
-
-/// One image of `manifest.json`, as skopeo writes it (members in this order).
-#[derive(Debug, Serialize)]
-struct ItemOut<'a> {
-    #[serde(rename = "Config")]
-    config: String,
-    #[serde(rename = "RepoTags")]
-    repo_tags: &'a [String],
-    #[serde(rename = "Layers")]
-    layers: Vec<String>,
-}
-
-/// The part of an image config this module needs.
-#[derive(Debug, Deserialize)]
-struct ConfigRootFs {
-    rootfs: Option<RootFs>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RootFs {
-    diff_ids: Vec<Digest>,
-}
-
-/// A layer file of the archive.
-#[derive(Debug)]
-struct LayerFile {
-    /// Where its data is (links resolved).
-    span: EntrySpan,
-}
-
-/// `docker-archive:FILE[:NAME:TAG]` as a copy source.
-#[derive(Debug)]
-pub struct DockerArchiveSource {
-    index: TarIndex,
-    file: PathBuf,
-    described: String,
-    root: Descriptor,
-    manifest: Vec<u8>,
-    config: Vec<u8>,
-    config_digest: Digest,
-    layers: BTreeMap<Digest, LayerFile>,
-    repo_tags: Vec<String>,
-}
-
-impl DockerArchiveSource {
-    /// Opens `docker-archive:FILE[:NAME:TAG]`; `name` picks a RepoTags entry, normalized as
-    /// docker does (`busybox` is `docker.io/library/busybox:latest`), or `@N` the N-th image
-    /// (from 0); None: the archive must hold exactly one image. Root: a synthesized Docker
-    /// v2.2 manifest. A compressed archive is decompressed into a temp file in `scratch`.
-    pub fn open(
-        file: &Path,
-        name: Option<&str>,
-        scratch: &Path,
-    ) -> Result<DockerArchiveSource, DockerArchiveError> {
-        let index = TarIndex::open(file, scratch)?;
-        let invalid = |message: String| DockerArchiveError::Invalid {
-            file: file.to_path_buf(),
-            message,
-        };
-        let bytes = index
-            .read_entry(MANIFEST_JSON, MAX_DOCUMENT_SIZE)?
-            .ok_or_else(|| invalid(format!("no {MANIFEST_JSON} in the archive")))?;
-        let mut items: Vec<ItemIn> = serde_json::from_slice(&bytes)
-            .map_err(|e| invalid(format!("{MANIFEST_JSON} is invalid: {e}")))?;
-        let chosen = choose(file, &items, name)?;
-        let item = items.swap_remove(chosen);
-
-        let config = index
-            .read_entry(&item.config, MAX_DOCUMENT_SIZE)?
-            .ok_or_else(|| invalid(format!("config {} is not in the archive", item.config)))?;
-        let config_digest = Digester::digest_bytes(Algorithm::Sha256, &config).digest;
-        let parsed: ConfigRootFs = serde_json::from_slice(&config)
-            .map_err(|e| invalid(format!("config {} is invalid: {e}", item.config)))?;
-        let diff_ids = parsed
-            .rootfs
-            .ok_or_else(|| invalid(format!("config {} has no rootfs", item.config)))?
-            .diff_ids;
-        if diff_ids.len() != item.layers.len() {
-            return Err(invalid(format!(
-                "{MANIFEST_JSON} lists {} layers, config {} has {} diffIDs",
-                item.layers.len(),
-                item.config,
-                diff_ids.len()
-            )));
-        }
-
-        let mut layers = BTreeMap::new();
-        let mut descriptors = Vec::with_capacity(diff_ids.len());
-        // Entry (resolved to its data) -> the diffID it was given, to refuse one file
-        // standing for two layers.
-        let mut used: BTreeMap<(u64, u64), &Digest> = BTreeMap::new();
-        // A compressed file is hashed once, however often it is listed.
-        let mut hashed: BTreeMap<(u64, u64), (Digest, &'static str)> = BTreeMap::new();
-        for (entry, diff_id) in item.layers.iter().zip(&diff_ids) {
-            let Some(span) = index.lookup(entry)? else {
-                if let Some(foreign) = item
-                    .layer_sources
-                    .as_ref()
-                    .and_then(|s| s.get(diff_id.as_str()))
-                {
-                    descriptors.push(foreign.clone());
-                    continue;
-                }
-                return Err(DockerArchiveError::MissingLayer {
-                    file: file.to_path_buf(),
-                    entry: entry.clone(),
-                    diff_id: diff_id.clone(),
-                });
-            };
-            let key = (span.offset(), span.size());
-            match used.get(&key) {
-                Some(other) if *other != diff_id => {
-                    return Err(invalid(format!(
-                        "layer file {entry} stands for two diffIDs, {other} and {diff_id}"
-                    )));
-                }
-                _ => {
-                    used.insert(key, diff_id);
-                }
-            }
-            let (digest, media) = match hashed.get(&key) {
-                Some(known) => known.clone(),
-                None => {
-                    let found = match sniff(index.open_span(span), &index)? {
-                        Sniffed::Plain => (diff_id.clone(), DOCKER_LAYER_TAR),
-                        Sniffed::Compressed { digest, gzip } => (
-                            digest,
-                            if gzip {
-                                media_type::DOCKER_LAYER_GZIP
-                            } else {
-                                media_type::LAYER_TAR_ZSTD
-                            },
-                        ),
-                    };
-                    hashed.insert(key, found.clone());
-                    found
-                }
-            };
-            descriptors.push(Descriptor::new(media, digest.clone(), span.size()));
-            layers.insert(
-                digest,
-                LayerFile { span },
-            );
-        }
-
-        let manifest = DockerManifest {
-            schema_version: 2,
-            media_type: MediaType::from(media_type::DOCKER_MANIFEST),
-            config: Descriptor::new(
-                media_type::DOCKER_CONFIG,
-                config_digest.clone(),
-                config.len() as u64,
-            ),
-            layers: descriptors,
-            extra: BTreeMap::new(),
-        };
-        let manifest = serde_json::to_vec(&manifest).map_err(|e| DockerArchiveError::Io {
-            file: file.to_path_buf(),
-            source: io::Error::other(e),
-        })?;
-        let root = Descriptor::new(
-            media_type::DOCKER_MANIFEST,
-            Digester::digest_bytes(Algorithm::Sha256, &manifest).digest,
-            manifest.len() as u64,
-        );
-        let described = match name {
-            Some(n) => format!("docker-archive:{}:{n}", file.display()),
-            None => format!("docker-archive:{}", file.display()),
-        };
-        Ok(DockerArchiveSource {
-            index,
-            file: file.to_path_buf(),
-            described,
-            root,
-            manifest,
-            config,
-            config_digest,
-            layers,
-            repo_tags: item.repo_tags.unwrap_or_default(),
-        })
-    }
-
-    /// The `RepoTags` of the chosen image, as the archive gives them.
-    pub fn repo_tags(&self) -> &[String] {
-        &self.repo_tags
-    }
-
-    /// The synthesized manifest's bytes (what [`Source::root`] describes).
-    pub fn manifest_bytes(&self) -> &[u8] {
-        &self.manifest
-    }
-}
-
-enum Sniffed {
-    Plain,
-    Compressed { digest: Digest, gzip: bool },
-}
-
-/// Looks at the first bytes of a layer file; hashes a compressed one whole.
-fn sniff(mut reader: impl Read, index: &TarIndex) -> Result<Sniffed, DockerArchiveError> {
-    let io_err = |source| {
-        DockerArchiveError::Archive(TarIndexError::Io {
-            file: index.path().to_path_buf(),
-            source,
-        })
-    };
-    let (head, got) = read_head(&mut reader).map_err(io_err)?;
-    let (gzip, zstd) = compression_of(&head[..got]);
-    if !gzip && !zstd {
-        return Ok(Sniffed::Plain);
-    }
-    let mut digester = Digester::new(Algorithm::Sha256);
-    digester.update(&head[..got]);
-    io::copy(&mut reader, &mut digester).map_err(io_err)?;
-    Ok(Sniffed::Compressed {
-        digest: digester.finish().digest,
-        gzip,
-    })
-}
-
-/// Picks the image of `manifest.json` that `name` names.
-/// The first (up to) four bytes of a stream, enough to recognize its compression.
-fn read_head(reader: &mut impl Read) -> io::Result<([u8; 4], usize)> {
-    let mut head = [0u8; 4];
-    let mut got = 0;
-    while got < head.len() {
-        match reader.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((head, got))
-}
-
-/// Whether a stream starting with `head` is gzip, and whether it is zstd.
-fn compression_of(head: &[u8]) -> (bool, bool) {
-    let compression = oci_layer::detect_compression(head);
-    (
-        compression == oci_spec_types::media_type::Compression::Gzip,
-        compression == oci_spec_types::media_type::Compression::Zstd,
-    )
-}
-
-fn choose(file: &Path, items: &[ItemIn], name: Option<&str>) -> Result<usize, DockerArchiveError> {
-    let available = || -> Vec<String> {
-        items
-            .iter()
-            .enumerate()
-            .flat_map(|(i, item)| match item.repo_tags.as_deref() {
-                Some(tags) if !tags.is_empty() => tags.to_vec(),
-                _ => vec![format!("@{i}")],
-            })
-            .collect()
-    };
-    let Some(name) = name else {
-        return match items.len() {
-            1 => Ok(0),
-            0 => Err(DockerArchiveError::Invalid {
-                file: file.to_path_buf(),
-                message: format!("{MANIFEST_JSON} lists no image"),
-            }),
-            _ => Err(DockerArchiveError::Ambiguous {
-                file: file.to_path_buf(),
-                available: available(),
-            }),
-        };
-    };
-    if let Some(n) = name.strip_prefix('@') {
-        let n: usize = n.parse().map_err(|_| DockerArchiveError::BadName {
-            name: name.to_owned(),
-            message: "@ must be followed by an image index".to_owned(),
-        })?;
-        return if n < items.len() {
-            Ok(n)
-        } else {
-            Err(DockerArchiveError::NotFound {
-                file: file.to_path_buf(),
-                name: name.to_owned(),
-                available: available(),
-            })
-        };
-    }
-    let wanted = normalize_tag(name)?;
-    for (i, item) in items.iter().enumerate() {
-        for tag in item.repo_tags.as_deref().unwrap_or_default() {
-            if normalize_tag(tag).is_ok_and(|t| t == wanted) {
-                return Ok(i);
-            }
-        }
-    }
-    Err(DockerArchiveError::NotFound {
-        file: file.to_path_buf(),
-        name: wanted.to_string(),
-        available: available(),
-    })
-}
-
-/// A tagged name, normalized as docker does (`busybox` -> `docker.io/library/busybox:latest`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct NormalTag {
-    name: String,
-    tag: String,
-}
-
-impl std::fmt::Display for NormalTag {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.name, self.tag)
-    }
-}
-
-fn normalize_tag(name: &str) -> Result<NormalTag, DockerArchiveError> {
-    let bad = |message: String| DockerArchiveError::BadName {
-        name: name.to_owned(),
-        message,
-    };
-    let reference =
-        oci_naming::Reference::parse_normalized(name).map_err(|e| bad(e.to_string()))?;
-    if reference.digest().is_some() {
-        return Err(bad(
-            "a digest reference cannot name an archive entry".to_owned()
-        ));
-    }
-    let reference = reference.with_default_tag();
-    Ok(NormalTag {
-        name: reference.name(),
-        tag: reference
-            .tag()
-            .unwrap_or(oci_naming::DEFAULT_TAG)
-            .to_owned(),
-    })
-}
-
-impl Source for DockerArchiveSource {
-    fn describe(&self) -> String {
-        self.described.clone()
-    }
-
-    fn transport(&self) -> Transport {
-        Transport::DockerArchive
-    }
-
-    fn location(&self) -> Location {
-        Location::Path(self.file.clone())
-    }
-
-    fn root(&self) -> &Descriptor {
-        &self.root
-    }
-
-    fn open(&self, descriptor: &Descriptor) -> Result<BlobReader<'_>, BlobOpenError> {
-        let digest = &descriptor.digest;
-        let inner: BlobReader<'_> = if *digest == self.root.digest {
-            Box::new(Cursor::new(&self.manifest[..]))
-        } else if *digest == self.config_digest {
-            Box::new(Cursor::new(&self.config[..]))
-        } else if let Some(layer) = self.layers.get(digest) {
-            if layer.span.size() != descriptor.size {
-                return Err(BlobOpenError::damaged(
-                    self,
-                    digest,
-                    Damage::Size {
-                        expected: descriptor.size,
-                        actual: layer.span.size(),
-                    },
-                ));
-            }
-            Box::new(self.index.open_span(layer.span))
-        } else {
-            return Err(BlobOpenError::missing(self, digest));
-        };
-        let verified = VerifyingReader::new(inner, digest, descriptor.size)
-            .map_err(|e| BlobOpenError::damaged(self, digest, e))?;
-        Ok(Box::new(verified))
-    }
-}
+use super::*;
 
 /// What [`write_docker_archive`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1174,115 +606,6 @@ impl GoTar<BufWriter<&File>> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_compact_escapes_like_go() {
-        assert_eq!(
-            go_compact(b"{ \"a\" : [1, 2],\n \"b\": \"x <y> & \xe2\x80\xa8 \\\" z\" }"),
-            "{\"a\":[1,2],\"b\":\"x \\u003cy\\u003e \\u0026 \\u2028 \\\" z\"}"
-        );
-    }
-
-    #[test]
-    fn top_level_members_keep_raw_values() {
-        let m = top_level_members(
-            br#" { "a" : { "x" : [1, "}"] } , "b":null, "c" : "s\"}" , "d": 1.50 } "#,
-        )
-        .expect("object");
-        let m: Vec<(String, String)> = m
-            .into_iter()
-            .map(|(k, v)| (k, String::from_utf8(v).expect("utf8")))
-            .collect();
-        assert_eq!(
-            m,
-            [
-                ("a".to_owned(), r#"{ "x" : [1, "}"] }"#.to_owned()),
-                ("b".to_owned(), "null".to_owned()),
-                ("c".to_owned(), r#""s\"}""#.to_owned()),
-                ("d".to_owned(), "1.50".to_owned()),
-            ]
-        );
-        assert!(top_level_members(b"[1]").is_none());
-        assert!(top_level_members(b"{").is_none());
-    }
-
-    #[test]
-    fn pax_record_lengths() {
-        assert_eq!(pax_record("path", "abc"), "12 path=abc\n");
-        let long = "x".repeat(95);
-        let r = pax_record("path", &long);
-        assert_eq!(r.len().to_string(), r.split(' ').next().expect("len"));
-    }
-
-    #[test]
-    fn long_names_read_back() {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/unit-docker-archive");
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("mkdir");
-        let split = format!("{}/layer.tar", "a".repeat(128));
-        let pax = format!("{}.tar", "b".repeat(128));
-        let link = format!("{}/link", "c".repeat(40));
-        let target = format!("../{pax}");
-        let mut bytes = Vec::new();
-        {
-            let mut out = GoTar::new(&mut bytes);
-            out.bytes(&pax, b"pax named").expect("pax");
-            out.bytes(&split, b"split").expect("split");
-            out.symlink(&link, &target).expect("link");
-            out.finish().expect("finish");
-        }
-        let file = dir.join("long.tar");
-        fs::write(&file, &bytes).expect("write");
-        let index = TarIndex::open(&file, &dir).expect("index");
-        assert_eq!(
-            index.read_entry(&pax, 100).expect("read"),
-            Some(b"pax named".to_vec())
-        );
-        assert_eq!(
-            index.read_entry(&split, 100).expect("read"),
-            Some(b"split".to_vec())
-        );
-        assert_eq!(
-            index.read_entry(&link, 100).expect("read"),
-            Some(b"pax named".to_vec())
-        );
-        // The tar crate reads the same names.
-        let mut archive = tar::Archive::new(&bytes[..]);
-        let names: Vec<String> = archive
-            .entries()
-            .expect("entries")
-            .map(|e| {
-                e.expect("entry")
-                    .path()
-                    .expect("path")
-                    .display()
-                    .to_string()
-            })
-            .collect();
-        assert_eq!(names, [pax, split, link]);
-    }
-
-    #[test]
-    fn names_normalize_as_docker_does() {
-        let n = normalize_tag("busybox").expect("busybox");
-        assert_eq!(n.to_string(), "docker.io/library/busybox:latest");
-        assert_eq!(
-            normalize_tag("docker.io/library/busybox:latest").expect("full"),
-            n
-        );
-        assert!(
-            normalize_tag(
-                "busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000"
-            )
-            .is_err()
-        );
-        assert!(normalize_tag("Not Valid").is_err());
-    }
-}
-
 /// `docker-archive:FILE[:NAME:TAG]` as a destination: one image. Blobs are gathered,
 /// verified, in a temp layout beside FILE; [`commit`](Destination::commit) writes the
 /// archive from it ([`write_docker_archive`]: a temp file renamed into place). FILE must
@@ -1385,5 +708,106 @@ impl Destination for DockerArchiveDestination {
             written.config,
             size,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_compact_escapes_like_go() {
+        assert_eq!(
+            go_compact(b"{ \"a\" : [1, 2],\n \"b\": \"x <y> & \xe2\x80\xa8 \\\" z\" }"),
+            "{\"a\":[1,2],\"b\":\"x \\u003cy\\u003e \\u0026 \\u2028 \\\" z\"}"
+        );
+    }
+
+    #[test]
+    fn top_level_members_keep_raw_values() {
+        let m = top_level_members(
+            br#" { "a" : { "x" : [1, "}"] } , "b":null, "c" : "s\"}" , "d": 1.50 } "#,
+        )
+        .expect("object");
+        let m: Vec<(String, String)> = m
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8(v).expect("utf8")))
+            .collect();
+        assert_eq!(
+            m,
+            [
+                ("a".to_owned(), r#"{ "x" : [1, "}"] }"#.to_owned()),
+                ("b".to_owned(), "null".to_owned()),
+                ("c".to_owned(), r#""s\"}""#.to_owned()),
+                ("d".to_owned(), "1.50".to_owned()),
+            ]
+        );
+        assert!(top_level_members(b"[1]").is_none());
+        assert!(top_level_members(b"{").is_none());
+    }
+
+    #[test]
+    fn long_names_read_back() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/unit-docker-archive");
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("mkdir");
+        let split = format!("{}/layer.tar", "a".repeat(128));
+        let pax = format!("{}.tar", "b".repeat(128));
+        let link = format!("{}/link", "c".repeat(40));
+        let target = format!("../{pax}");
+        let mut bytes = Vec::new();
+        {
+            let mut out = GoTar::new(&mut bytes);
+            out.bytes(&pax, b"pax named").expect("pax");
+            out.bytes(&split, b"split").expect("split");
+            out.symlink(&link, &target).expect("link");
+            out.finish().expect("finish");
+        }
+        let file = dir.join("long.tar");
+        fs::write(&file, &bytes).expect("write");
+        let index = TarIndex::open(&file, &dir).expect("index");
+        assert_eq!(
+            index.read_entry(&pax, 100).expect("read"),
+            Some(b"pax named".to_vec())
+        );
+        assert_eq!(
+            index.read_entry(&split, 100).expect("read"),
+            Some(b"split".to_vec())
+        );
+        assert_eq!(
+            index.read_entry(&link, 100).expect("read"),
+            Some(b"pax named".to_vec())
+        );
+        // The tar crate reads the same names.
+        let mut archive = tar::Archive::new(&bytes[..]);
+        let names: Vec<String> = archive
+            .entries()
+            .expect("entries")
+            .map(|e| {
+                e.expect("entry")
+                    .path()
+                    .expect("path")
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(names, [pax, split, link]);
+    }
+
+    #[test]
+    fn names_normalize_as_docker_does() {
+        let n = normalize_tag("busybox").expect("busybox");
+        assert_eq!(n.to_string(), "docker.io/library/busybox:latest");
+        assert_eq!(
+            normalize_tag("docker.io/library/busybox:latest").expect("full"),
+            n
+        );
+        assert!(
+            normalize_tag(
+                "busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+            )
+            .is_err()
+        );
+        assert!(normalize_tag("Not Valid").is_err());
     }
 }
