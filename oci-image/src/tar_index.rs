@@ -92,7 +92,7 @@ pub enum TarIndexError {
         /// What is wrong.
         message: String,
     },
-    /// More entries than [`MAX_ENTRIES`].
+    /// More than 100 000 entries, or 16 MiB of names.
     #[error("archive {} has more than {MAX_ENTRIES} entries or 16 MiB of names", file.display())]
     TooManyEntries {
         /// The archive.
