@@ -542,3 +542,35 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
     }
     out
 }
+
+#[test]
+fn a_bad_config_value_names_its_flag() {
+    let work = scratch("build-cli-bad-value");
+    let layout = work.join("layout");
+    let rootfs = work.join("rootfs");
+    std::fs::create_dir_all(&rootfs).expect("mkdir");
+    for (flag, value, reason) in [
+        (
+            "--expose",
+            "80/icmp",
+            "the protocol must be tcp, udp or sctp",
+        ),
+        ("--cmd", "/bin/sh", "expected a JSON array of strings"),
+        ("--volume", "data", "expected an absolute path"),
+        ("--env", "=x", "expected KEY=VALUE"),
+    ] {
+        let out = crate::ocimg(&[
+            "build",
+            &format!("{}:t", path(&layout)),
+            "--rootfs",
+            path(&rootfs),
+            flag,
+            value,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag) && err.contains(reason), "{flag}: {err}");
+        assert_eq!(err.matches(reason).count(), 1, "the reason once: {err}");
+    }
+    assert!(!layout.exists(), "nothing built");
+}

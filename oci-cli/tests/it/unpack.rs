@@ -434,3 +434,60 @@ fn same_tree_as_umoci_unpack() {
     let root_mode = |p: &PathBuf| std::fs::metadata(p).expect("stat").mode() & 0o7777;
     assert_eq!(root_mode(&dest), root_mode(&theirs.join("rootfs")));
 }
+
+#[test]
+fn inspect_unpack_and_bundle_read_every_transport() {
+    let work = scratch("unpack-cli-transports");
+    let layout = Layout::init(work.join("layout")).expect("init");
+    let tree = work.join("tree");
+    small_tree(&tree);
+    let exec = ExecConfig {
+        cmd: Some(vec!["/bin/true".to_owned()]),
+        ..ExecConfig::default()
+    };
+    image_of_tree(&layout, &tree, Some(exec), "t");
+    let dir = path(layout.root()).to_owned();
+    let oci_archive = work.join("oci.tar");
+    let docker_archive = work.join("docker.tar");
+    let images = [
+        format!("{dir}:t"),
+        format!("oci:{dir}:t"),
+        format!("oci-archive:{}:t", path(&oci_archive)),
+        format!("docker-archive:{}", path(&docker_archive)),
+    ];
+    for destination in &images[2..] {
+        let out = ocimg(&["copy", &images[1], destination]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    }
+    let mut trees = Vec::new();
+    let mut configs = Vec::new();
+    for (i, image) in images.iter().enumerate() {
+        let out = ocimg(&["inspect", "--json", image]);
+        assert_eq!(out.status.code(), Some(0), "inspect {image}: {out:?}");
+        let v = json_of(&out);
+        configs.push((v["config"].clone(), v["layers"][0]["diffID"].clone()));
+        let dest = work.join(format!("dest{i}"));
+        let out = ocimg(&["unpack", "--json", image, path(&dest)]);
+        assert_eq!(out.status.code(), Some(0), "unpack {image}: {out:?}");
+        assert_eq!(json_of(&out)["layers"], 1, "{image}");
+        trees.push(snapshot(&dest));
+        let bundle = work.join(format!("bundle{i}"));
+        let out = ocimg(&["bundle", "--json", image, path(&bundle)]);
+        assert_eq!(out.status.code(), Some(0), "bundle {image}: {out:?}");
+        assert!(bundle.join("config.json").is_file(), "{image}");
+    }
+    for (image, (tree, config)) in images.iter().zip(trees.iter().zip(&configs)) {
+        assert_eq!(tree, &trees[0], "{image}: the layout's tree");
+        assert_eq!(
+            config, &configs[0],
+            "{image}: the layout's config and diffID"
+        );
+    }
+    // A transport the CLI does not know is a usage error; a missing archive too.
+    let out = ocimg(&["unpack", "docker://example.com/x", path(&work.join("d"))]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let missing = format!("docker-archive:{}", path(&work.join("missing.tar")));
+    let out = ocimg(&["inspect", &missing]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stderr(&out).contains("missing.tar"), "{}", stderr(&out));
+}

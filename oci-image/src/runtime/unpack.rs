@@ -207,7 +207,7 @@ pub enum UnpackError {
         media_type: MediaType,
     },
     /// Applying a layer failed (digest or diffID mismatch, refused entry, I/O).
-    #[error("layer {digest}: {source}")]
+    #[error("layer {digest}")]
     Layer {
         /// The layer's digest.
         digest: Digest,
@@ -216,13 +216,13 @@ pub enum UnpackError {
         source: ApplyError,
     },
     /// The bundle's runtime configuration could not be made (unknown user, ...).
-    #[error("bundle config: {0}")]
+    #[error(transparent)]
     Convert(#[from] ConvertError),
     /// Seeding a volume failed.
     #[error(transparent)]
     Seed(#[from] SeedError),
     /// A filesystem operation outside the layers failed.
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}")]
     Io {
         /// What was being done.
         action: &'static str,
