@@ -401,21 +401,61 @@ pub fn copy_to(
     })
 }
 
-/// Reads a manifest or index of the source, verified.
+/// Reads a manifest or index of the source, verified ([`crate::read_manifest`]).
 fn read_document(
     source: &dyn Source,
     descriptor: &Descriptor,
 ) -> Result<(Vec<u8>, AnyManifest), CopyError> {
-    let bytes = source.read_small(descriptor, MAX_DOCUMENT_SIZE)?;
-    let manifest =
-        AnyManifest::parse(&bytes, Some(descriptor.media_type.as_str())).map_err(|error| {
-            CopyError::Document {
-                digest: descriptor.digest.clone(),
-                source_name: source.describe(),
-                source: error,
-            }
-        })?;
-    Ok((bytes, manifest))
+    crate::image::read_manifest(source, descriptor).map_err(|e| from_image(e, descriptor))
+}
+
+/// A copy error for an error of the shared image walk (`crate::image`) from `root`.
+fn from_image(error: crate::ImageError, root: &Descriptor) -> CopyError {
+    use crate::ImageError;
+    match error {
+        ImageError::Blob(e) => CopyError::Blob(e),
+        ImageError::Document {
+            digest,
+            source_name,
+            source,
+        } => CopyError::Document {
+            digest,
+            source_name,
+            source,
+        },
+        ImageError::Config {
+            digest,
+            source_name,
+            source,
+        } => CopyError::Config {
+            digest,
+            source_name,
+            source,
+        },
+        ImageError::NotAManifest {
+            digest,
+            source_name,
+            media_type,
+        } => CopyError::Document {
+            digest,
+            source_name,
+            source: oci_spec_types::document::AnyManifestError::UnknownKind {
+                expected: Some(media_type::IMAGE_MANIFEST.to_owned()),
+                found: Some(MediaType::from(media_type)),
+            },
+        },
+        ImageError::NoPlatform {
+            index,
+            wanted,
+            available,
+            ..
+        } => CopyError::NoPlatform {
+            index: index.unwrap_or_else(|| root.digest.clone()),
+            wanted,
+            available,
+        },
+        ImageError::TooDeep { digest } => CopyError::TooDeep { digest },
+    }
 }
 
 /// Where a copy starts: the source's root, or with several candidates (one entry per
@@ -439,8 +479,9 @@ fn start(source: &dyn Source, platforms: &Platforms) -> Result<Descriptor, CopyE
     }
 }
 
-/// Descends from `root` through indexes to the image for the wanted platform (an index
-/// with one entry gives that entry whatever its platform, unless one was asked for).
+/// Descends from `root` through indexes to the image for the wanted platform
+/// ([`crate::descend`]: an index with one entry gives that entry whatever its platform,
+/// unless one was asked for).
 fn select(
     source: &dyn Source,
     platforms: &Platforms,
@@ -450,36 +491,7 @@ fn select(
         Platforms::One(p) => p.as_ref(),
         Platforms::All => None,
     };
-    let mut current = root.clone();
-    for _ in 0..=MAX_DEPTH {
-        let (bytes, manifest) = read_document(source, &current)?;
-        let Some(entries) = manifest.entries() else {
-            return Ok((current, bytes, manifest));
-        };
-        let next = match entries {
-            [only] if platform.is_none() || only.platform.is_none() => only.clone(),
-            _ => {
-                let wanted = platform.cloned().unwrap_or_else(Platform::host);
-                match PlatformMatcher::new(&wanted).select(entries) {
-                    Some(d) => d.clone(),
-                    None => {
-                        return Err(CopyError::NoPlatform {
-                            index: current.digest.clone(),
-                            wanted: wanted.to_string(),
-                            available: entries
-                                .iter()
-                                .map(|d| platform_string(d).unwrap_or_else(|| "none".into()))
-                                .collect(),
-                        });
-                    }
-                }
-            }
-        };
-        current = next;
-    }
-    Err(CopyError::TooDeep {
-        digest: current.digest,
-    })
+    crate::image::descend(source, root, platform).map_err(|e| from_image(e, root))
 }
 
 /// One copy into a destination.
