@@ -491,3 +491,61 @@ fn inspect_unpack_and_bundle_read_every_transport() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(stderr(&out).contains("missing.tar"), "{}", stderr(&out));
 }
+
+#[test]
+fn inspect_and_unpack_read_discover() {
+    use oci_test_support::http::{Reply, Server};
+    let work = scratch("unpack-cli-discover");
+    let layout = Layout::init(work.join("layout")).expect("init");
+    let tree = work.join("tree");
+    small_tree(&tree);
+    image_of_tree(&layout, &tree, None, "v1");
+    let root = layout.root().to_path_buf();
+    let engines = serde_json::json!({
+        "refEngines": [{"protocol": "oci-index-template-v1", "uri": "http://example.com/ref/{+path}"}],
+        "casEngines": [{"protocol": "oci-cas-template-v1",
+            "uri": "http://example.com/blobs/{algorithm}/{encoded}"}],
+    })
+    .to_string()
+    .into_bytes();
+    let served = root.clone();
+    let server = Server::start(move |host, target| {
+        if host != "example.com" {
+            return Reply::not_found();
+        }
+        if target == "/.well-known/oci-host-ref-engines" {
+            return Reply::ok(engines.clone());
+        }
+        if target == "/ref/app" {
+            return Reply::ok(std::fs::read(served.join("index.json")).expect("index"));
+        }
+        match target
+            .strip_prefix("/blobs/")
+            .map(|r| served.join("blobs").join(r))
+        {
+            Some(file) if file.is_file() => Reply::ok(std::fs::read(file).expect("blob")),
+            _ => Reply::not_found(),
+        }
+    });
+    let resolve = format!("example.com={}", server.addr());
+    let net = ["--insecure", "--resolve", resolve.as_str()];
+    let layout_name = format!("{}:v1", path(&root));
+    let discover = "discover:example.com/app#v1";
+    let inspect = |image: &str| {
+        let mut args = vec!["inspect", "--json", image];
+        args.extend(net);
+        let out = ocimg(&args);
+        assert_eq!(out.status.code(), Some(0), "inspect {image}: {out:?}");
+        json_of(&out)
+    };
+    assert_eq!(inspect(discover), inspect(&layout_name), "same inspection");
+    let dest = work.join("from-discover");
+    let mut args = vec!["unpack", "--json", discover, path(&dest)];
+    args.extend(net);
+    let out = ocimg(&args);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let mine = work.join("from-layout");
+    let out = ocimg(&["unpack", &layout_name, path(&mine)]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(snapshot(&dest), snapshot(&mine), "same tree");
+}
