@@ -90,7 +90,11 @@ fn bytes_style() -> ProgressStyle {
 /// [`enabled`], else none. Call [`end_progress`] when the operation ends.
 pub(crate) fn progress() -> Progress {
     if !enabled() {
-        return Progress::default();
+        return if SETTINGS.get().is_some_and(|s| s.logging) {
+            logged()
+        } else {
+            Progress::default()
+        };
     }
     let bars = Arc::new(Mutex::new(Bars {
         multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
@@ -119,6 +123,26 @@ pub(crate) fn progress() -> Progress {
                 }
             }
         }
+    })))
+}
+
+/// With debug logs, a log line per layer started and finished instead of bars.
+fn logged() -> Progress {
+    Progress(Some(Arc::new(|event: &UnpackEvent<'_>| match event {
+        UnpackEvent::Layer {
+            index,
+            count,
+            descriptor,
+        } => tracing::debug!(
+            "layer {}/{count} {} ({} bytes): reading",
+            index + 1,
+            descriptor.digest,
+            descriptor.size
+        ),
+        UnpackEvent::Read { index, read, size } if read >= size => {
+            tracing::debug!("layer {}: {read} bytes read", index + 1);
+        }
+        UnpackEvent::Read { .. } => {}
     })))
 }
 

@@ -75,6 +75,13 @@ fn quiet_prints_nothing_on_stderr_for_a_successful_command() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
         assert!(out.stderr.is_empty(), "{args:?}: {}", stderr(&out));
     }
+    // --debug logs each step: the command, each layer read, the exit.
+    let out = ocimg(&["--debug", "fsck", &layout]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let log = stderr(&out);
+    for step in ["command=fsck", "layer 1/1 sha256:", "exit=0"] {
+        assert!(log.contains(step), "{step:?} missing: {log}");
+    }
     // -q and --debug contradict each other: a usage error.
     assert_eq!(
         ocimg(&["-q", "--debug", "init", &layout]).status.code(),
