@@ -23,7 +23,7 @@ const BLOB_ACCEPT: &str = "application/octet-stream, */*";
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoverSourceError {
     /// The name is not a host-based image name.
-    #[error("discover:{name}: {source}")]
+    #[error("discover:{name}")]
     Name {
         /// The name as given.
         name: String,
@@ -31,7 +31,7 @@ pub enum DiscoverSourceError {
         source: oci_naming::NameError,
     },
     /// Discovery found no index entry for the name.
-    #[error("discover:{name}: {source}")]
+    #[error("discover:{name}")]
     Discover {
         /// The name.
         name: String,

@@ -143,7 +143,7 @@ pub enum DockerArchiveError {
         actual: Digest,
     },
     /// A compressed layer does not decompress.
-    #[error("layer {digest}: cannot decompress: {source}")]
+    #[error("layer {digest}: cannot decompress")]
     Decompress {
         /// The layer blob.
         digest: Digest,
@@ -151,7 +151,7 @@ pub enum DockerArchiveError {
         source: io::Error,
     },
     /// Writing the archive (or a temp file) failed.
-    #[error("cannot write {}: {source}", file.display())]
+    #[error("cannot write {}", file.display())]
     Io {
         /// The file being written.
         file: PathBuf,
