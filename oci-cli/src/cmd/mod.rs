@@ -10,6 +10,7 @@ pub mod gc;
 pub mod index;
 pub mod init;
 pub mod inspect;
+pub mod key;
 pub mod layer;
 pub mod layer_apply;
 pub mod layer_create;

@@ -6,6 +6,7 @@ mod copy_discover;
 mod digest;
 mod image;
 mod json_errors;
+mod key;
 mod layer_apply;
 mod layer_create;
 mod name;
