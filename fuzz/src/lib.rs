@@ -38,6 +38,9 @@ pub const ALL_TARGET_NAMES: &[&str] = &[
     "endpoint_parse",
     "docker_archive_manifest",
     "tar_reader",
+    "sign_payload",
+    "sign_openpgp",
+    "sign_policy",
 ];
 
 /// Typed parse of every document type; what parses must serialize, parse again, and
