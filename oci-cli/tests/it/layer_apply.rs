@@ -248,7 +248,6 @@ fn ls_refuses_a_64_mib_long_name_in_little_memory() {
         .find_map(|l| l.strip_prefix("maxrss-kib="))
         .and_then(|v| v.trim().parse().ok())
         .expect("GNU time's %M");
-    eprintln!("layer ls of the 64 MiB long name: peak RSS {kib} KiB");
     assert!(kib < 16 << 10, "peak RSS {kib} KiB");
     // `layer apply` refuses it the same way.
     let root = dir.join("root");
