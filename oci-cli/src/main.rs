@@ -6,6 +6,8 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod cmd;
+#[cfg(test)]
+mod docs;
 mod logging;
 mod progress;
 
