@@ -52,9 +52,10 @@ pub use transport::docker_archive::{
     write_docker_archive,
 };
 pub use transport::{
-    BlobOpenError, BlobReader, BlobSink, Capabilities, CasFailures, Damage, Location, Destination, DestinationError,
-    DiscoverSource, DiscoverSourceError, DockerArchiveDestination, Endpoint, EndpointError,
-    LayoutDestination, LayoutSource, OciArchiveDestination, OciArchiveSource, OpenOptions,
-    ReferrersError, Source, SourceError, TRANSPORTS, Transport, archive_lock_path, open_destination,
-    open_endpoint, open_endpoint_destination, open_source, read_error,
+    BlobOpenError, BlobReader, BlobSink, Capabilities, CasFailures, Damage, Destination,
+    DestinationError, DiscoverSource, DiscoverSourceError, DockerArchiveDestination, Endpoint,
+    EndpointError, LayoutDestination, LayoutSource, Location, OciArchiveDestination,
+    OciArchiveSource, OpenOptions, ReferrersError, Source, SourceError, TRANSPORTS, Transport,
+    archive_lock_path, open_destination, open_endpoint, open_endpoint_destination, open_source,
+    read_error,
 };

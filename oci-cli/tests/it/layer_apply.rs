@@ -131,7 +131,10 @@ fn refused_entry_exits_1_with_name_and_reason() {
     assert_eq!(out.status.code(), Some(1));
     // CLI.md: with --json, the one object {"error": MESSAGE} on stdout.
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON value");
-    assert!(v["error"].as_str().is_some_and(|e| e.contains("refused")), "{v}");
+    assert!(
+        v["error"].as_str().is_some_and(|e| e.contains("refused")),
+        "{v}"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("\"./\"") && err.contains("refused") && err.contains("root"),
