@@ -18,6 +18,7 @@ pub const CRATES: &[&str] = &[
     "oci-naming",
     "oci-layer",
     "oci-sign",
+    "oci-registry",
     "oci-image",
 ];
 

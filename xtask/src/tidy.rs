@@ -11,12 +11,13 @@ use crate::project_root;
 
 /// The tier of each library crate: a crate may depend (normally or at build time) only
 /// on crates of a lower tier, never on one of its own tier or above.
-const TIERS: [(&str, u8); 7] = [
+const TIERS: [(&str, u8); 8] = [
     ("oci-spec-types", 0),
     ("oci-digest", 1),
     ("oci-naming", 1),
     ("oci-layer", 2),
     ("oci-sign", 2),
+    ("oci-registry", 2),
     ("oci-image", 3),
     ("oci-cli", 4),
 ];

@@ -1,0 +1,1 @@
+//! TLS trust: the system roots plus `--cert-dir DIR` and `/etc/containers/certs.d/HOST/`.
