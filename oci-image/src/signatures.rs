@@ -146,7 +146,7 @@ pub enum SignaturesError {
         digest: Digest,
         /// The cause.
         #[source]
-        source: oci_digest::PutError,
+        source: Box<oci_digest::PutError>,
     },
     /// A lookaside signature could not be written.
     #[error("cannot write lookaside signature {}", path.display())]
@@ -451,7 +451,7 @@ fn put_bytes(
             .map_err(|source| SignaturesError::Put {
                 destination: destination.describe(),
                 digest: descriptor.digest.clone(),
-                source,
+                source: Box::new(source),
             })?;
     }
     Ok(descriptor)
@@ -803,7 +803,7 @@ pub(crate) fn carry_signatures(
                 .map_err(|source| SignaturesError::Put {
                     destination: destination.describe(),
                     digest: blob.digest.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
         }
         let mut entry = Descriptor::new(

@@ -241,7 +241,7 @@ pub enum CopyError {
     },
     /// The signatures could not be read, checked or carried.
     #[error(transparent)]
-    Signatures(#[from] crate::signatures::SignaturesError),
+    Signatures(Box<crate::signatures::SignaturesError>),
     /// The copy changes a signed manifest: its signatures would not verify.
     #[error(
         "copying {digest} changes it into {changed}: its signatures would become invalid (use --remove-signatures)"
@@ -252,6 +252,12 @@ pub enum CopyError {
         /// What the copy writes instead.
         changed: Digest,
     },
+}
+
+impl From<crate::signatures::SignaturesError> for CopyError {
+    fn from(e: crate::signatures::SignaturesError) -> CopyError {
+        CopyError::Signatures(Box::new(e))
+    }
 }
 
 impl CopyError {

@@ -123,7 +123,8 @@ fn hostile_referrer_whose_subject_does_not_match_is_refused() {
     // CVE-2023-33959: a referrer naming the manifest's digest with another size or media
     // type is refused before its signature is looked at, whatever that signature says.
     let key = CosignPrivateKey::generate();
-    let cases: [(&str, fn(&mut Descriptor)); 2] = [
+    type Spoil = fn(&mut Descriptor);
+    let cases: [(&str, Spoil); 2] = [
         ("subject size", |s| s.size += 1),
         ("subject media type", |s| {
             s.media_type = MediaType::from(media_type::DOCKER_MANIFEST);
