@@ -532,3 +532,81 @@ fn lookaside_staging_is_written_for_a_registry_destination() {
         "{origin}"
     );
 }
+
+#[test]
+fn signature_manifests_written_are_valid_referrers_of_the_image() {
+    // What ocimg writes: artifact manifests with the empty config and an artifactType
+    // (M5/M26), their subject the signed manifest's descriptor exactly (M23), listed as
+    // referrers (with their artifactType) and valid under the validator; cosign's tag
+    // manifest is a plain image manifest with no subject.
+    let (layout, image) = signed_layout("sig-written-valid");
+    let dest = LayoutDestination::open(layout.root(), None).expect("destination");
+    let src = source(&layout);
+    let key = CosignPrivateKey::generate();
+    let mut payload = Payload::new(&image.manifest.digest, "example.com/foo");
+    payload.signature_type = COSIGN_TYPE.to_owned();
+    let payload = payload.to_bytes();
+    let cosign = NewSignature::Cosign {
+        signature: key.sign(&payload),
+        payload,
+    };
+    let none = RegistriesD::default();
+    let signed = image.manifest.clone();
+    let simple = put_signature(
+        &dest,
+        Some(&src),
+        &signed,
+        &NewSignature::Simple(vec![0xa3, 0x01]),
+        Storage::Tag,
+        &none,
+    )
+    .expect("simple");
+    let referrer = put_signature(
+        &dest,
+        Some(&src),
+        &signed,
+        &cosign,
+        Storage::Referrers,
+        &none,
+    )
+    .expect("cosign referrer");
+    let tagged = put_signature(&dest, Some(&src), &signed, &cosign, Storage::Tag, &none)
+        .expect("cosign tag");
+    assert_eq!(
+        tagged.to_string(),
+        format!("tag {}", cosign_tag(&signed.digest).expect("tag"))
+    );
+    let src = source(&layout);
+    let listed = src
+        .referrers(&signed.digest)
+        .expect("referrers")
+        .expect("a layout holds referrers");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for (origin, artifact_type) in [
+        (simple, oci_image::signatures::SIMPLE_SIGNING_ARTIFACT_TYPE),
+        (referrer, COSIGN_ARTIFACT_TYPE),
+    ] {
+        let oci_image::signatures::Origin::Referrer(digest) = origin else {
+            panic!("{origin} is not a referrer");
+        };
+        let entry = listed.iter().find(|d| d.digest == digest).expect("listed");
+        assert_eq!(
+            entry.artifact_type.as_ref().map(|t| t.as_str()),
+            Some(artifact_type)
+        );
+        let bytes = std::fs::read(layout.blob_path(&digest)).expect("manifest");
+        let report =
+            oci_spec_types::validate::validate(oci_spec_types::validate::Kind::Manifest, &bytes);
+        assert!(report.violations.is_empty(), "{:?}", report.violations);
+        let manifest: ImageManifest = serde_json::from_slice(&bytes).expect("manifest");
+        assert_eq!(manifest.config.media_type.as_str(), media_type::EMPTY);
+        assert_eq!(
+            manifest.artifact_type.as_ref().map(|t| t.as_str()),
+            Some(artifact_type)
+        );
+        assert_eq!(manifest.subject, Some(subject_of(&image)));
+    }
+    let found = read_signatures(&src, &subject_of(&image), &none).expect("read");
+    assert_eq!(found.found.len(), 3, "{found:?}");
+    assert!(found.refused.is_empty());
+}
