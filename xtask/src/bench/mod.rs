@@ -100,6 +100,13 @@ pub(super) fn measure(inner: &Command) -> anyhow::Result<Measure> {
         .arg("%U %S %M")
         .arg(inner.get_program())
         .args(inner.get_args());
+    // The environment `inner` sets (GNUPGHOME for skopeo, say) goes along.
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
     let start = Instant::now();
     let out = cmd.stdout(Stdio::null()).output()?;
     let secs = start.elapsed().as_secs_f64();
