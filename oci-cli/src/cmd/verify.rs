@@ -1,6 +1,7 @@
 //! `ocimg verify IMAGE [--policy FILE] [--registries.d DIR] [--json]`: applies a trust
 //! policy to an image and its signatures; exit 0 accepted, 1 rejected.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use oci_image::Endpoint;
@@ -67,7 +68,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             "signatures": verdict.signatures,
         }))?;
     } else {
-        println!(
+        // Written with `?`, so that a closed pipe ends the output quietly (exit as usual).
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
             "{} {} ({}) under {} scope {:?}",
             if verdict.accepted {
                 "accepted"
@@ -78,20 +82,25 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             check.signed.digest,
             policy_path.display(),
             verdict.scope
-        );
+        )?;
         for r in &verdict.requirements {
             let mark = if r.accepted { "ok" } else { "REJECTED" };
-            println!("  requirement {}: {mark}: {}", r.requirement_type, r.reason);
+            writeln!(
+                out,
+                "  requirement {}: {mark}: {}",
+                r.requirement_type, r.reason
+            )?;
         }
         for s in &verdict.signatures {
             let mark = if s.accepted { "accepted" } else { "rejected" };
-            println!(
+            writeln!(
+                out,
                 "  signature {} by {} for {}: {mark}: {}",
                 s.format,
                 s.signer.as_deref().unwrap_or("-"),
                 s.identity.as_deref().unwrap_or("-"),
                 s.reason
-            );
+            )?;
         }
     }
     Ok(if verdict.accepted {
