@@ -13,6 +13,11 @@ use super::layer_create::{Compress, compression};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  # From scratch
+  ocimg build layout:app --rootfs ./rootfs --entrypoint '[\"/bin/app\"]'
+  # On a base image, with a reproducible digest
+  ocimg build layout:app-1.0 --base base:latest --rootfs ./app --env APP_MODE=prod --source-date-epoch 0")]
 pub struct Args {
     /// The root filesystem to build from.
     #[arg(long, value_name = "ROOTFS")]
