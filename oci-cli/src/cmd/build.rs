@@ -68,17 +68,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         threads: args.threads,
         ..BuildOptions::new(&args.rootfs)
     };
-    // A spinner on a terminal; nothing extra when standard error is piped or with -q.
-    let spinner = crate::progress::spinner(format!(
-        "ocimg build: writing a layer of {}{}",
-        args.rootfs.display(),
-        args.base
-            .as_deref()
-            .map(|b| format!(" (changes from {b})"))
-            .unwrap_or_default()
-    ));
+    // Bars on a terminal; nothing extra when standard error is piped or with -q.
+    let options = BuildOptions {
+        progress: crate::progress::progress(),
+        ..options
+    };
     let built = oci_image::build(&name.dir, tag, &options);
-    drop(spinner);
+    crate::progress::end_progress(&options.progress);
     let built = match built {
         Ok(built) => built,
         Err(e) => {

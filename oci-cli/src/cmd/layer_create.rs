@@ -102,6 +102,7 @@ pub fn create(args: CreateArgs) -> anyhow::Result<Outcome> {
         source_date_epoch: source_date_epoch(args.source_date_epoch)?,
         opaque: args.opaque,
         threads: args.threads,
+        ..CreateOptions::default()
     };
     if args.opaque && args.from.is_none() {
         eprintln!("ocimg layer create: --opaque has no effect without --from");
