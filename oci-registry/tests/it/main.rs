@@ -5,4 +5,6 @@
 #![allow(clippy::print_stderr)]
 
 mod discovery;
+mod fake;
+mod protocol;
 mod stream;
