@@ -835,7 +835,7 @@ fn manifests_are_verified() {
             let (b, _) = state.manifests.values().next().cloned().expect("one");
             Reply::status(200)
                 .header("Content-Type", OCI_MANIFEST)
-                .header("Docker-Content-Digest", &sha256(b"other").to_string())
+                .header("Docker-Content-Digest", sha256(b"other").as_str())
                 .body(b)
         })
     });
