@@ -53,6 +53,8 @@ pub struct State {
     pub body_cap: Option<usize>,
     /// Mounts allowed.
     pub mounts: bool,
+    /// Manifest GETs carry an `ETag` and PUTs honour `If-Match` (412 when stale).
+    pub etags: bool,
 }
 
 pub struct Fake {
@@ -319,14 +321,29 @@ pub fn answer(request: &Request, state: &mut State) -> Reply {
         ("manifests", "GET" | "HEAD") => {
             let digest = state.tags.get(&rest).cloned().unwrap_or(rest.clone());
             match state.manifests.get(&digest) {
-                Some((body, media_type)) => Reply::status(200)
-                    .header("Content-Type", media_type)
-                    .header("Docker-Content-Digest", &digest)
-                    .body(body.clone()),
+                Some((body, media_type)) => {
+                    let reply = Reply::status(200)
+                        .header("Content-Type", media_type)
+                        .header("Docker-Content-Digest", &digest)
+                        .body(body.clone());
+                    if state.etags {
+                        reply.header("ETag", &format!("\"{digest}\""))
+                    } else {
+                        reply
+                    }
+                }
                 None => error(404, "MANIFEST_UNKNOWN"),
             }
         }
         ("manifests", "PUT") => {
+            if state.etags
+                && let Some(want) = request.header("if-match")
+            {
+                let now = state.tags.get(&rest).map(|d| format!("\"{d}\""));
+                if now.as_deref() != Some(want) {
+                    return error(412, "PRECONDITION_FAILED");
+                }
+            }
             let d = sha256(&request.body).to_string();
             let media_type = request.header("content-type").unwrap_or("").to_owned();
             state

@@ -7,4 +7,5 @@
 mod discovery;
 mod fake;
 mod protocol;
+mod referrers;
 mod stream;
