@@ -939,3 +939,32 @@ fn the_transfer_limit_holds_jobs_at_once() {
     t.join().expect("thread");
     drop((b, other));
 }
+
+#[test]
+fn a_blob_of_unknown_digest_is_digested_while_it_streams() {
+    let fake = Fake::start();
+    let client = RegistryClient::new(RegistryOptions {
+        chunk_size: 50_000,
+        ..fake.options()
+    });
+    let repo = client.repository(&fake.registry(), "a");
+    for (len, patches) in [(20_000usize, 0usize), (120_000, 3)] {
+        let blob = bytes(len, 14);
+        let before = fake.server.requests().len();
+        let (digest, size) = repo
+            .push_blob_stream(oci_digest::Algorithm::Sha256, &mut &blob[..])
+            .expect("streamed push");
+        assert_eq!((digest.clone(), size), (sha256(&blob), len as u64));
+        let requests = fake.server.requests();
+        let sent = &requests[before..];
+        assert_eq!(sent.iter().filter(|r| r.method == "PATCH").count(), patches);
+        assert!(
+            sent.iter().all(|r| r.method != "HEAD"),
+            "no HEAD for an unknown digest"
+        );
+        assert_eq!(
+            fake.state.lock().expect("lock").blobs.get(digest.as_str()),
+            Some(&blob)
+        );
+    }
+}
