@@ -6,6 +6,7 @@
 
 mod discovery;
 mod fake;
+mod peer;
 mod protocol;
 mod referrers;
 mod stream;
