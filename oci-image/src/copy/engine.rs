@@ -14,7 +14,7 @@ use oci_spec_types::{
 };
 
 use crate::resolve::MAX_DEPTH;
-use crate::transport::{BlobOpenError, Source, read_error};
+use crate::transport::{BlobOpenError, Location, Source, Transport, read_error};
 use crate::transport::{
     Destination, DestinationError, Endpoint, OpenOptions, SourceError, open_endpoint,
     open_endpoint_destination, scratch_dir_of,
@@ -169,12 +169,14 @@ pub enum CopyError {
         destination: String,
     },
     /// A blob could not be stored at the destination.
-    #[error("cannot store blob {digest} in {destination}")]
+    #[error("cannot store blob {digest} in {transport}:{location}")]
     Store {
         /// The blob.
         digest: Digest,
-        /// The destination, as [`Destination::describe`] gives it.
-        destination: String,
+        /// The destination's transport.
+        transport: Transport,
+        /// Where the destination's content goes.
+        location: Location,
         /// The cause.
         #[source]
         source: Box<PutError>,
@@ -783,7 +785,8 @@ impl<'a> Engine<'a> {
     fn store_error(&self, digest: &Digest, source: PutError) -> CopyError {
         CopyError::Store {
             digest: digest.clone(),
-            destination: self.destination.describe(),
+            transport: self.destination.transport(),
+            location: self.destination.location(),
             source: Box::new(source),
         }
     }
