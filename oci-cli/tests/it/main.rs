@@ -1,6 +1,7 @@
 //! Integration tests of the `ocimg` binary: spellings, JSON shapes and exit codes of CLI.md.
 
 mod build;
+mod causes;
 mod copy;
 mod copy_discover;
 mod digest;

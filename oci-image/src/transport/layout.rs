@@ -8,11 +8,11 @@ use std::path::Path;
 use oci_digest::PutError;
 use oci_spec_types::annotations::REF_NAME;
 use oci_spec_types::document::{AnyManifest, probe};
-use oci_spec_types::{Algorithm, Descriptor, Digest, Platform};
+use oci_spec_types::{Descriptor, Digest, Platform};
 
 use super::{
-    BlobOpenError, BlobReader, BlobSink, Capabilities, Damage, Destination, DestinationError,
-    Location, ReferrersError, Source, SourceError, Transport,
+    BlobOpenError, BlobReader, Capabilities, Damage, Destination, DestinationError, Location,
+    ReferrersError, Source, SourceError, Transport, describe_destination,
 };
 use crate::layout::Layout;
 use crate::name::{ImageName, Reference};
@@ -261,12 +261,15 @@ impl LayoutDestination {
 
 impl Destination for LayoutDestination {
     fn describe(&self) -> String {
-        let mut name = format!("oci:{}", self.layout.root().display());
-        if let Some(tag) = &self.tag {
-            name.push(':');
-            name.push_str(tag);
-        }
-        name
+        describe_destination(Transport::Oci, self.layout.root(), self.tag.as_deref())
+    }
+
+    fn transport(&self) -> Transport {
+        Transport::Oci
+    }
+
+    fn location(&self) -> Location {
+        Location::Path(self.layout.root().to_path_buf())
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -277,16 +280,8 @@ impl Destination for LayoutDestination {
         }
     }
 
-    fn has_blob(&self, descriptor: &Descriptor) -> bool {
-        has_blob(&self.layout, descriptor)
-    }
-
-    fn put_blob(&self, descriptor: &Descriptor, reader: &mut dyn Read) -> Result<(), PutError> {
-        put_blob(&self.layout, descriptor, reader)
-    }
-
-    fn blob_sink(&self, algorithm: Algorithm) -> Result<Box<dyn BlobSink + '_>, PutError> {
-        Ok(Box::new(self.layout.blobs().writer_unhashed(algorithm)?))
+    fn staging(&self) -> Option<&Layout> {
+        Some(&self.layout)
     }
 
     fn commit(self: Box<Self>, root: &Descriptor) -> Result<Descriptor, DestinationError> {

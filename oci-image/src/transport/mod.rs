@@ -22,7 +22,7 @@ pub use self::docker_archive::{DockerArchiveError, DockerArchiveSource};
 pub use self::endpoint::{Endpoint, EndpointError, TRANSPORTS};
 pub use self::layout::{LayoutDestination, LayoutSource};
 pub use self::oci_archive::{OciArchiveDestination, OciArchiveSource, archive_lock_path};
-use crate::layout::{IndexError, InitError, LockError, OpenError, WriteError};
+use crate::layout::{IndexError, InitError, Layout, LockError, OpenError, WriteError};
 use crate::resolve::ResolveError;
 use crate::tar_index::TarIndexError;
 
@@ -86,7 +86,7 @@ pub enum Damage {
 /// What each CAS engine asked for a blob answered, in order.
 #[derive(Debug, thiserror::Error)]
 #[error("tried: {}", .0.iter().map(|e| oci_naming::error_chain(e)).collect::<Vec<_>>().join("; "))]
-pub struct CasFailures(pub Vec<oci_naming::FetchError>);
+pub struct CasFailures(pub Vec<oci_registry::http::FetchError>);
 
 /// Why a source could not open a blob. Each variant names the transport, where its
 /// content is, and the digest; the cause is its [`source`](std::error::Error::source).
@@ -333,7 +333,7 @@ pub enum SourceError {
     Discover(#[from] DiscoverSourceError),
     /// The local discovery configuration could not be read.
     #[error("cannot load the discovery configuration")]
-    DiscoveryConfig(#[source] oci_naming::DiscoverError),
+    DiscoveryConfig(#[source] oci_naming::LocalConfigError),
     /// `discover:` names a source only.
     #[error("discover:{name} cannot be written to")]
     NotWritable {
@@ -352,13 +352,31 @@ pub enum SourceError {
         source: io::Error,
     },
     /// The archive is not a tar of an OCI layout.
-    #[error("archive {}: {message}", file.display())]
+    #[error("archive {} is not an OCI layout", file.display())]
     NotALayout {
         /// The archive.
         file: PathBuf,
-        /// What is wrong: a missing or invalid `oci-layout` or `index.json`.
-        message: String,
+        /// What is wrong.
+        #[source]
+        problem: LayoutProblem,
     },
+}
+
+/// Why an archive is not a tar of an OCI layout.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutProblem {
+    /// It has no `oci-layout` file.
+    #[error("it has no oci-layout file")]
+    NoOciLayout,
+    /// Its `oci-layout` file does not parse.
+    #[error("its oci-layout file is invalid")]
+    OciLayout(#[source] oci_spec_types::document::ParseError),
+    /// It has no `index.json`.
+    #[error("it has no index.json")]
+    NoIndex,
+    /// Its `index.json` is not an image index.
+    #[error("its index.json is not an image index")]
+    Index(#[source] oci_spec_types::document::ParseError),
 }
 
 impl SourceError {
@@ -427,7 +445,7 @@ pub struct OpenOptions {
     pub scratch: Option<PathBuf>,
     /// The discoverer for `discover:` names (client options, local configuration,
     /// limits); `None`: default client options and the XDG configuration.
-    pub discoverer: Option<oci_naming::Discoverer>,
+    pub discoverer: Option<oci_registry::discovery::Discoverer>,
 }
 
 impl OpenOptions {
@@ -439,15 +457,15 @@ impl OpenOptions {
         scratch_dir_of(file)
     }
 
-    fn discoverer(&self) -> Result<oci_naming::Discoverer, SourceError> {
+    fn discoverer(&self) -> Result<oci_registry::discovery::Discoverer, SourceError> {
         if let Some(d) = &self.discoverer {
             return Ok(d.clone());
         }
         let local = oci_naming::LocalConfig::load_xdg().map_err(SourceError::DiscoveryConfig)?;
-        Ok(oci_naming::Discoverer::new(
-            oci_naming::Client::new(oci_naming::ClientOptions::default()),
+        Ok(oci_registry::discovery::Discoverer::new(
+            oci_registry::http::Client::new(oci_registry::http::ClientOptions::default()),
             local,
-            oci_naming::Limits::default(),
+            oci_registry::discovery::Limits::default(),
         ))
     }
 }
@@ -536,19 +554,42 @@ pub trait Destination: Send + Sync {
     /// The destination as the user named it, for messages.
     fn describe(&self) -> String;
 
+    /// The transport.
+    fn transport(&self) -> Transport;
+
+    /// Where the transport's content goes (the layout, the archive, the name).
+    fn location(&self) -> Location;
+
     /// What it can hold.
     fn capabilities(&self) -> Capabilities;
 
+    /// The layout the destination gathers blobs in before [`commit`](Destination::commit)
+    /// (its own, or the temp layout of an archive), which the blob methods below write
+    /// to; `None` (the default) for a destination that sends blobs elsewhere (a registry),
+    /// which then provides those methods itself.
+    fn staging(&self) -> Option<&Layout> {
+        None
+    }
+
     /// Whether it already holds the blob (same digest and size): such a blob is neither
     /// read nor written again.
-    fn has_blob(&self, descriptor: &Descriptor) -> bool;
+    fn has_blob(&self, descriptor: &Descriptor) -> bool {
+        self.staging()
+            .is_some_and(|layout| layout::has_blob(layout, descriptor))
+    }
 
     /// Stores a blob read from `reader`, verified against the descriptor's digest and size
     /// while it streams; nothing is published on a mismatch.
-    fn put_blob(&self, descriptor: &Descriptor, reader: &mut dyn Read) -> Result<(), PutError>;
+    fn put_blob(&self, descriptor: &Descriptor, reader: &mut dyn Read) -> Result<(), PutError> {
+        let layout = self.staging().ok_or_else(no_staging)?;
+        layout::put_blob(layout, descriptor, reader)
+    }
 
     /// A writer for a blob whose digest is known only once written.
-    fn blob_sink(&self, algorithm: Algorithm) -> Result<Box<dyn BlobSink + '_>, PutError>;
+    fn blob_sink(&self, algorithm: Algorithm) -> Result<Box<dyn BlobSink + '_>, PutError> {
+        let layout = self.staging().ok_or_else(no_staging)?;
+        Ok(Box::new(layout.blobs().writer_unhashed(algorithm)?))
+    }
 
     /// Names `root` (under the tag the destination was opened with), after every blob
     /// under it is stored; returns the descriptor of what the destination names (for a
@@ -593,6 +634,29 @@ pub trait Destination: Send + Sync {
     fn docker_reference(&self) -> Option<oci_naming::Reference> {
         None
     }
+}
+
+/// A blob method's default called on a destination without a staging layout.
+fn no_staging() -> PutError {
+    PutError::Io {
+        action: "write a blob: the destination has no staging layout at",
+        path: PathBuf::new(),
+        source: io::ErrorKind::Unsupported.into(),
+    }
+}
+
+/// How a destination names itself: `TRANSPORT:LOCATION[:TAG]`.
+pub(crate) fn describe_destination(
+    transport: Transport,
+    location: &Path,
+    tag: Option<&str>,
+) -> String {
+    let mut name = format!("{transport}:{}", location.display());
+    if let Some(tag) = tag {
+        name.push(':');
+        name.push_str(tag);
+    }
+    name
 }
 
 /// Why a destination could not be opened or committed.

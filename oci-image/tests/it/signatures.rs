@@ -365,6 +365,12 @@ impl Destination for NamedDestination {
     fn docker_reference(&self) -> Option<Reference> {
         Some(self.reference.clone())
     }
+    fn transport(&self) -> oci_image::Transport {
+        self.inner.transport()
+    }
+    fn location(&self) -> oci_image::Location {
+        self.inner.location()
+    }
 }
 
 #[test]
