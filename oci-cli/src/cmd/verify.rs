@@ -11,9 +11,15 @@ use super::init::{fail, open_image};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Example: ocimg verify oci:img:v1 --policy policy.json --json\n\nThe default policy file is containers/image's: ~/.config/containers/policy.json when it\nexists, else /etc/containers/policy.json. ocimg keeps that order (the issue's draft named\n/etc first) so that a user's own policy overrides the system's, and so that ocimg and\nskopeo or podman run by the same user decide under the same file."
-)]
+#[command(after_help = "Examples:
+  ocimg verify oci:img:v1 --policy policy.json --json
+  # Under the default policy: containers/image's, ~/.config/containers/policy.json when it
+  # exists, else /etc/containers/policy.json. ocimg keeps that order (the issue's draft
+  # named /etc first) so that a user's own policy overrides the system's, and ocimg
+  # decides under the same file as skopeo or podman run by the same user.
+  ocimg verify img:v1
+  # Lookaside signatures configured by a registries.d directory
+  ocimg verify oci:img:v1 --policy policy.json --registries.d ./registries.d")]
 pub struct Args {
     /// The image: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG],
     /// discover:HOST/PATH[#FRAGMENT], or DIR[:REF] (a layout).
