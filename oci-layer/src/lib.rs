@@ -14,6 +14,6 @@ pub use tar::Limits;
 pub use tar::detect as detect_compression;
 
 pub use create::{
-    Compression, CreateOptions, Created, Error as CreateError, Warning, create, diff,
+    Compression, CreateOptions, Created, Error as CreateError, Warning, create, create_file, diff,
 };
 pub use list::{EntryKind, ListEntry, list, list_with_limits};
