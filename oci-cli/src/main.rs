@@ -34,7 +34,15 @@ pub enum Outcome {
     name = "ocimg",
     version,
     about = "OCI image toolkit",
-    propagate_version = true
+    propagate_version = true,
+    after_help = "Examples:
+  ocimg init layout
+  ocimg build layout:app --rootfs ./rootfs --entrypoint '[\"/bin/app\"]'
+  ocimg copy oci:layout:app docker-archive:app.tar:app:latest
+  ocimg unpack layout:app ./app-root
+  ocimg validate --kind manifest manifest.json
+
+Each command's --help has more examples."
 )]
 struct Cli {
     /// Print no progress and no notices (errors and warnings still go to standard error).
@@ -91,9 +99,10 @@ enum Command {
 
 /// `ocimg completions SHELL`.
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Example: ocimg completions bash > ~/.local/share/bash-completion/completions/ocimg"
-)]
+#[command(after_help = "Examples:
+  ocimg completions bash > ~/.local/share/bash-completion/completions/ocimg
+  ocimg completions zsh > ~/.zfunc/_ocimg
+  ocimg completions fish > ~/.config/fish/completions/ocimg.fish")]
 struct CompletionsArgs {
     /// The shell to write the script for.
     #[arg(value_enum)]

@@ -13,6 +13,10 @@ use crate::Outcome;
 use crate::progress::{end_progress, progress};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg bundle layout:1.0 ./bundle && sudo runc run -b ./bundle app
+  # As an unprivileged user, with a terminal
+  ocimg bundle --rootless --tty layout:1.0 ./bundle && runc run -b ./bundle app")]
 pub struct Args {
     /// Pick this platform's manifest (OS/ARCH[/VARIANT]) from an index or from entries
     /// sharing the name (default: this machine's).

@@ -19,6 +19,13 @@ enum FormatArg {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg copy oci:layout:1.0 oci-archive:app.tar:1.0
+  # Into a file that docker load reads
+  ocimg copy oci:layout:1.0 docker-archive:app.tar:app:1.0
+  # The whole index, layers recompressed with zstd
+  ocimg copy --all-platforms --compress zstd oci:layout:multi oci:other:multi
+  ocimg copy discover:example.com/app#1.0 oci:layout:1.0")]
 pub struct Args {
     /// The source: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG] or
     /// discover:HOST/PATH[#FRAGMENT].

@@ -12,6 +12,9 @@ use crate::Outcome;
 use crate::progress::{end_progress, progress};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg unpack layout:1.0 ./rootfs
+  ocimg unpack --rootless --platform linux/arm64 oci-archive:app.tar:1.0 ./rootfs")]
 pub struct Args {
     /// Pick this platform's manifest (OS/ARCH[/VARIANT]) from an index or from entries
     /// sharing the name (default: this machine's).

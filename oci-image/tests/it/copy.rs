@@ -727,6 +727,7 @@ fn progress_reports_each_layer_and_its_bytes() {
                 oci_image::UnpackEvent::Read { index, read, .. } => {
                     s.lock().expect("lock").push((*index, *read));
                 }
+                _ => {}
             }
         }))),
         ..CopyOptions::default()
