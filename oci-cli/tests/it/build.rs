@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-use oci_test_support::cli::peer;
+use oci_test_support::cli::{peer, run_ok as run};
 
 use crate::{ocimg, scratch};
 
@@ -22,15 +22,6 @@ fn path(p: &Path) -> &str {
 fn json_of(out: &Output) -> Value {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
-}
-
-fn run(command: &mut Command) -> Output {
-    let out = command
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {command:?}: {e}"));
-    assert!(out.status.success(), "{command:?}: {out:?}");
-    out
 }
 
 fn sample_tree(root: &Path) {

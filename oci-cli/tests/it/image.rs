@@ -10,7 +10,7 @@ use oci_spec_types::{
 };
 use serde_json::Value;
 
-use oci_test_support::cli::peer;
+use oci_test_support::cli::{peer, run_ok as run};
 
 use crate::{ocimg, scratch};
 
@@ -24,15 +24,6 @@ fn json(out: &Output) -> Value {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn run(command: &mut Command) -> Output {
-    let out = command
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {command:?}: {e}"));
-    assert!(out.status.success(), "{command:?}: {out:?}");
-    out
 }
 
 /// A layer made by `ocimg layer create` from a small tree: (descriptor, diffID).
