@@ -8,26 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use oci_image::{TarIndex, TarIndexError};
 use oci_layer::{EntryKind, Limits};
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| tar_reader(data));
+mod common;
 
-/// A directory of this process, for the input file and the scratch space.
-fn arena() -> &'static PathBuf {
-    static ARENA: OnceLock<PathBuf> = OnceLock::new();
-    ARENA.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/fuzz-tar-reader")
-            .join(std::process::id().to_string());
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create arena");
-        dir
-    })
-}
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tar_reader(data));
 
 fn clean(path: &str) -> String {
     path.split('/')
@@ -39,7 +26,7 @@ fn clean(path: &str) -> String {
 /// The target body, over bytes.
 pub fn tar_reader(data: &[u8]) {
     let listed = oci_layer::list_with_limits(data, Limits::default());
-    let dir = arena();
+    let dir = common::arena("tar-reader");
     let file = dir.join("input.tar");
     fs::write(&file, data).expect("write input");
     let indexed = TarIndex::open(&file, dir);
@@ -75,9 +62,5 @@ pub fn tar_reader(data: &[u8]) {
             }
         }
     }
-    assert_eq!(
-        fs::read_dir(dir).map(|d| d.count()).unwrap_or(0),
-        1,
-        "the scratch directory holds more than the input"
-    );
+    common::only_input_left(dir, &file);
 }

@@ -15,6 +15,6 @@ pub use tar::detect as detect_compression;
 
 pub use create::{
     Compression, CreateOptions, CreateProgress, CreateProgressFn, Created, Error as CreateError,
-    Warning, create, diff,
+    Warning, create, create_file, diff,
 };
 pub use list::{EntryKind, ListEntry, list, list_with_limits};

@@ -1,8 +1,8 @@
 //! `ocimg layer create [--compress gzip|zstd|none] [--level N] [--source-date-epoch N]
 //! [--opaque] [--from OLD] DIR -o FILE`.
 //!
-//! `create` writes the layer through `oci_digest::AtomicFile` (FILE is whole or
-//! untouched), then prints `{"mediaType", "digest", "size", "diffID"}`; `--json` is
+//! `create` writes the layer with `oci_layer::create_file` (FILE is whole or untouched),
+//! then prints `{"mediaType", "digest", "size", "diffID"}`; `--json` is
 //! accepted and changes nothing. A name that cannot be stored (`.wh.*`) exits 1; usage,
 //! read and write errors exit 2.
 
@@ -107,11 +107,7 @@ pub fn create(args: CreateArgs) -> anyhow::Result<Outcome> {
     if args.opaque && args.from.is_none() {
         eprintln!("ocimg layer create: --opaque has no effect without --from");
     }
-    let mut file = oci_digest::AtomicFile::create(&args.output)?;
-    let result = match &args.from {
-        None => oci_layer::create(&args.dir, &mut file, &options),
-        Some(old) => oci_layer::diff(old, &args.dir, &mut file, &options),
-    };
+    let result = oci_layer::create_file(args.from.as_deref(), &args.dir, &args.output, &options);
     let created = match result {
         Ok(c) => c,
         Err(e @ CreateError::WhiteoutName { .. }) => {
@@ -121,7 +117,6 @@ pub fn create(args: CreateArgs) -> anyhow::Result<Outcome> {
         }
         Err(e) => return Err(e.into()),
     };
-    file.commit()?;
     for w in &created.warnings {
         eprintln!("ocimg layer create: warning: {w}");
     }

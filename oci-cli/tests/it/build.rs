@@ -9,6 +9,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
+use oci_test_support::cli::{peer, run_ok as run};
+
 use crate::{ocimg, scratch};
 
 const EPOCH: &str = "1700000000";
@@ -20,32 +22,6 @@ fn path(p: &Path) -> &str {
 fn json_of(out: &Output) -> Value {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
-}
-
-/// Whether `peer` runs; when it does not, fails under CI=true, else says it is skipped.
-// The skip message must be visible in the test output.
-#[allow(clippy::print_stderr)]
-fn peer(peer: &str) -> bool {
-    match Command::new(peer).arg("--version").output() {
-        Ok(out) if out.status.success() => true,
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI: {peer} is not installed"
-            );
-            eprintln!("skipped: {peer} not installed");
-            false
-        }
-    }
-}
-
-fn run(command: &mut Command) -> Output {
-    let out = command
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {command:?}: {e}"));
-    assert!(out.status.success(), "{command:?}: {out:?}");
-    out
 }
 
 fn sample_tree(root: &Path) {

@@ -12,6 +12,8 @@ use oci_digest::Digester;
 use oci_spec_types::{Algorithm, media_type};
 use serde_json::Value;
 
+use oci_test_support::cli::peer;
+
 use crate::{ocimg, scratch};
 
 const EPOCH: &str = "1700000000";
@@ -26,23 +28,6 @@ fn json_of(out: &Output) -> Value {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Whether `peer` runs; when it does not, fails under CI=true, else says it is skipped.
-// The skip message must be visible in the test output.
-#[allow(clippy::print_stderr)]
-fn peer(peer: &str) -> bool {
-    match Command::new(peer).arg("--version").output() {
-        Ok(out) if out.status.success() => true,
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI: {peer} is not installed"
-            );
-            eprintln!("skipped: {peer} not installed");
-            false
-        }
-    }
 }
 
 /// `skopeo --policy FILE ARGS...` with an accept-anything policy in `work`; must succeed.

@@ -10,6 +10,8 @@ use oci_spec_types::{
 };
 use serde_json::Value;
 
+use oci_test_support::cli::{peer, run_ok as run};
+
 use crate::{ocimg, scratch};
 
 fn path(p: &Path) -> &str {
@@ -22,32 +24,6 @@ fn json(out: &Output) -> Value {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Whether `peer` runs; when it does not, fails under CI=true, else says it is skipped.
-// The skip message must be visible in the test output.
-#[allow(clippy::print_stderr)]
-fn peer(peer: &str) -> bool {
-    match Command::new(peer).arg("--version").output() {
-        Ok(out) if out.status.success() => true,
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI: {peer} is not installed"
-            );
-            eprintln!("skipped: {peer} not installed");
-            false
-        }
-    }
-}
-
-fn run(command: &mut Command) -> Output {
-    let out = command
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {command:?}: {e}"));
-    assert!(out.status.success(), "{command:?}: {out:?}");
-    out
 }
 
 /// A layer made by `ocimg layer create` from a small tree: (descriptor, diffID).

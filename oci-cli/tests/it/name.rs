@@ -1,11 +1,6 @@
 //! `ocimg name parse|resolve|discover`: JSON shapes and exit codes.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-
+use oci_test_support::http::{Reply, Server};
 use serde_json::{Value, json};
 
 use crate::{ocimg, scratch};
@@ -142,74 +137,9 @@ blocked = true
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// A one-thread HTTP server on 127.0.0.1 answering `handler(host, target)` with JSON,
-/// one request per connection; stopped on drop.
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(handler: fn(&str, &str) -> Option<String>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            for (n, stream) in listener.incoming().enumerate() {
-                if flag.load(Ordering::SeqCst) || n > 200 {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut reader = BufReader::new((&stream).take(64 * 1024));
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() || !line.starts_with("GET ") {
-                    continue;
-                }
-                let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-                let mut host = String::new();
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = h.trim().split_once(':')
-                        && k.eq_ignore_ascii_case("host")
-                    {
-                        host = v.trim().split(':').next().unwrap_or("").to_owned();
-                    }
-                }
-                let (status, body) = match handler(&host, &target) {
-                    Some(body) => ("200 OK", body),
-                    None => ("404 Not Found", String::new()),
-                };
-                let _ = (&stream).write_all(
-                    format!(
-                        "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
-                    )
-                    .as_bytes(),
-                );
-            }
-        });
-        Server {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// The test server answering `handler(host, target)`: its JSON, or 404.
+fn serve() -> Server {
+    Server::start(|host, target| handler(host, target).map_or_else(Reply::not_found, Reply::ok))
 }
 
 const DIGEST: &str = "sha256:5555555555555555555555555555555555555555555555555555555555555555";
@@ -257,8 +187,8 @@ fn index_of(digest: &str) -> String {
 
 #[test]
 fn discover_walks_to_the_parent_and_selects_the_fragment() {
-    let server = Server::start(handler);
-    let a = server.addr.to_string();
+    let server = serve();
+    let a = server.addr().to_string();
     let r1 = format!("app.example.test={a}");
     let r2 = format!("example.test={a}");
     let dir = scratch("name-discover");
@@ -342,7 +272,7 @@ fn discover_rejects_bad_names_and_options() {
 
 #[test]
 fn discover_reads_the_xdg_configuration_before_the_network() {
-    let server = Server::start(handler);
+    let server = serve();
     let dir = scratch("name-discover-xdg");
     let home = dir.join("home");
     let system = dir.join("system");
@@ -375,7 +305,7 @@ fn discover_reads_the_xdg_configuration_before_the_network() {
                 "--json",
                 "--resolve",
             ])
-            .arg(format!("cfg.test={}", server.addr))
+            .arg(format!("cfg.test={}", server.addr()))
             .env("XDG_CONFIG_HOME", &home)
             .env("XDG_CONFIG_DIRS", &system)
             .stdin(std::process::Stdio::null())

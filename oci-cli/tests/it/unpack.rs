@@ -14,6 +14,8 @@ use oci_spec_types::{
 };
 use serde_json::Value;
 
+use oci_test_support::cli::peer_with as peer;
+
 use crate::{ocimg, scratch};
 
 fn path(p: &Path) -> &str {
@@ -26,24 +28,6 @@ fn json_of(out: &Output) -> Value {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Whether `peer` is installed; when it is not, fails under CI=true, else says it is
-/// skipped.
-// The skip message must be visible in the test output.
-#[allow(clippy::print_stderr)]
-fn peer(peer: &str, check: &mut Command) -> bool {
-    match check.stdin(Stdio::null()).output() {
-        Ok(out) if out.status.success() => true,
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI: {peer} is not installed"
-            );
-            eprintln!("skipped: {peer} not installed");
-            false
-        }
-    }
 }
 
 /// Stores an image of the tree at `tree` (one gzip layer made by `oci_layer::create`)

@@ -273,11 +273,7 @@ impl Destination for LayoutDestination {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            indexes: true,
-            zstd: true,
-            own_format: false,
-        }
+        Capabilities::OCI_LAYOUT
     }
 
     fn staging(&self) -> Option<&Layout> {

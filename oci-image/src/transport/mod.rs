@@ -528,6 +528,16 @@ pub struct Capabilities {
     pub own_format: bool,
 }
 
+impl Capabilities {
+    /// What an OCI layout (or a tar of one) holds: indexes, zstd layers, manifests
+    /// converted to it.
+    pub const OCI_LAYOUT: Capabilities = Capabilities {
+        indexes: true,
+        zstd: true,
+        own_format: false,
+    };
+}
+
 /// A blob being written whose digest is known only once it is written (a recompressed
 /// layer): the writer of the bytes measures them, and [`commit`](BlobSink::commit)
 /// publishes the blob under that digest, size checked, without a second read.

@@ -518,11 +518,7 @@ impl Destination for OciArchiveDestination {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            indexes: true,
-            zstd: true,
-            own_format: false,
-        }
+        Capabilities::OCI_LAYOUT
     }
 
     fn staging(&self) -> Option<&Layout> {

@@ -15,19 +15,9 @@ use oci_spec_types::{
     Descriptor, Digest, Document, ImageConfig, ImageIndex, ImageManifest, Platform, media_type,
 };
 
-use crate::{LayerSpec, Put, add_entry, linux_amd64, new_layout, put_image, scratch, sha256};
-
-/// An error and its causes, as `{:#}` of anyhow prints them.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
+use crate::{
+    LayerSpec, Put, add_entry, chain, linux_amd64, new_layout, put_image, scratch, sha256,
+};
 
 fn two_layers() -> Vec<LayerSpec> {
     vec![

@@ -10,23 +10,13 @@ use oci_image::{BlobOpenError, DiscoverSource, DiscoverSourceError, Source, read
 use oci_naming::LocalConfig;
 use oci_registry::discovery::{Discoverer, Limits};
 use oci_registry::http::{Client, ClientOptions};
-use oci_spec_types::{Descriptor, Document, ImageConfig, ImageManifest, Platform, media_type};
+use oci_spec_types::{Descriptor, Platform, media_type};
 use oci_test_support::http::{Reply, Server};
 use serde_json::{Value, json};
 
-use crate::{LayerSpec, sha256};
+use oci_test_support::fixture::ImageFixture as Image;
 
-/// An error and its causes, as `{:#}` of anyhow prints them.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
+use crate::{LayerSpec, chain, sha256};
 
 // ---------------------------------------------------------------------------------------
 // Published images.
@@ -39,54 +29,9 @@ const HOSTS: &[&str] = &[
     "cas2.example.test",
 ];
 
-/// One image's blobs, by digest.
-struct Image {
-    manifest: Descriptor,
-    config: Descriptor,
-    layers: Vec<Descriptor>,
-    blobs: BTreeMap<String, Vec<u8>>,
-}
-
+/// One image of one gzip layer holding `hello.txt`.
 fn image(platform: &Platform, text: &[u8]) -> Image {
-    let layer = LayerSpec::gzip(&[("hello.txt", text)]);
-    let mut blobs = BTreeMap::new();
-    let layer_digest = sha256(&layer.blob);
-    let layers = vec![Descriptor::new(
-        layer.media_type,
-        layer_digest.clone(),
-        layer.blob.len() as u64,
-    )];
-    blobs.insert(layer_digest.to_string(), layer.blob);
-    let config = Document::from_value(ImageConfig::new(platform, vec![layer.diff_id]));
-    let config_descriptor = Descriptor::new(
-        media_type::IMAGE_CONFIG,
-        sha256(config.bytes()),
-        config.bytes().len() as u64,
-    );
-    blobs.insert(
-        config_descriptor.digest.to_string(),
-        config.bytes().to_vec(),
-    );
-    let manifest = Document::from_value(ImageManifest::new(
-        config_descriptor.clone(),
-        layers.clone(),
-    ));
-    let mut manifest_descriptor = Descriptor::new(
-        media_type::IMAGE_MANIFEST,
-        sha256(manifest.bytes()),
-        manifest.bytes().len() as u64,
-    );
-    manifest_descriptor.platform = Some(platform.clone());
-    blobs.insert(
-        manifest_descriptor.digest.to_string(),
-        manifest.bytes().to_vec(),
-    );
-    Image {
-        manifest: manifest_descriptor,
-        config: config_descriptor,
-        layers,
-        blobs,
-    }
+    Image::new(platform, vec![LayerSpec::gzip(&[("hello.txt", text)])])
 }
 
 /// An index entry for `image` named `name`, with extra members.

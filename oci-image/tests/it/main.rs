@@ -39,6 +39,18 @@ pub fn new_layout(name: &str) -> Layout {
 // Layer fixtures built without the crates under test.
 pub use oci_test_support::fixture::{LayerSpec, gzip, sha256, tar_of, zstd};
 
+/// An error and its causes, as `{:#}` of anyhow prints them.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// What [`put_image`] stored.
 #[derive(Debug)]
 pub struct Put {

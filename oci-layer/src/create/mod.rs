@@ -215,11 +215,31 @@ pub enum Error {
     /// Writing or compressing the layer failed.
     #[error("cannot write the layer")]
     Write(#[source] std::io::Error),
+    /// The output file could not be created, synced or renamed into place
+    /// ([`create_file`]).
+    #[error(transparent)]
+    Output(#[from] oci_digest::AtomicError),
 }
 
 /// Writes a layer holding every entry of `dir` (not `dir` itself) to `out`.
 pub fn create<W: Write>(dir: &Path, mut out: W, options: &CreateOptions) -> Result<Created, Error> {
     walk::run(None, dir, &mut out, options)
+}
+
+/// Writes the layer of `dir` to the file `output`, atomically (a temp file beside it,
+/// synced, renamed into place): on any failure `output` is as it was. With `old`, the
+/// layer holds the changes that turn `old` into `dir` ([`diff`]), else every entry of
+/// `dir` ([`create`]).
+pub fn create_file(
+    old: Option<&Path>,
+    dir: &Path,
+    output: &Path,
+    options: &CreateOptions,
+) -> Result<Created, Error> {
+    let mut file = oci_digest::AtomicFile::create(output)?;
+    let created = walk::run(old, dir, &mut file, options)?;
+    file.commit()?;
+    Ok(created)
 }
 
 /// Writes a layer of the changes that turn `old` into `new` to `out`.

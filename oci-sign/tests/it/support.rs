@@ -3,21 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// Whether `peer` runs; when it does not, fails under CI=true, else says it is skipped.
-// The skip message must be visible in the test output.
-#[allow(clippy::print_stderr)]
+/// Whether `peer` runs (`peer VERSION_ARG` succeeds); when it does not, fails under
+/// CI=true, else says it is skipped ([`oci_test_support::cli::peer_with`]).
 pub fn peer(peer: &str, version_arg: &str) -> bool {
-    match Command::new(peer).arg(version_arg).output() {
-        Ok(out) if out.status.success() => true,
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI: {peer} is not installed"
-            );
-            eprintln!("skipped: {peer} not installed");
-            false
-        }
-    }
+    oci_test_support::cli::peer_with(peer, Command::new(peer).arg(version_arg))
 }
 
 /// Runs a command, returning its output whatever the exit status.
