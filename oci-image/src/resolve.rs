@@ -29,9 +29,9 @@ pub enum BlobError {
     Read {
         /// The digest asked for.
         digest: Digest,
-        /// The cause.
+        /// The cause (boxed: the error stays small).
         #[source]
-        source: ReadError,
+        source: Box<ReadError>,
     },
     /// The descriptor's size is above [`MAX_DOCUMENT_SIZE`].
     #[error("document {digest} has {size} bytes, more than the limit of {limit}")]
@@ -60,10 +60,11 @@ impl BlobError {
     pub fn is_check_failure(&self) -> bool {
         !matches!(
             self,
-            BlobError::Read {
-                source: ReadError::Io { .. } | ReadError::Open(oci_digest::OpenError::Io { .. }),
-                ..
-            }
+            BlobError::Read { source, .. }
+                if matches!(
+                    **source,
+                    ReadError::Io { .. } | ReadError::Open(oci_digest::OpenError::Io { .. })
+                )
         )
     }
 
@@ -238,7 +239,7 @@ impl Layout {
             }),
             Err(source) => Err(BlobError::Read {
                 digest: digest.clone(),
-                source,
+                source: Box::new(source),
             }),
         }
     }
