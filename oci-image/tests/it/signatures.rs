@@ -616,3 +616,49 @@ fn signature_manifests_written_are_valid_referrers_of_the_image() {
     assert_eq!(found.found.len(), 3, "{found:?}");
     assert!(found.refused.is_empty());
 }
+
+#[test]
+fn copy_carries_good_signatures_and_leaves_a_hostile_referrer_behind() {
+    // A referrer naming the manifest's digest with another size is not carried
+    // (CVE-2023-33959); the cosign tag and an exact referrer are, byte for byte.
+    let key = CosignPrivateKey::generate();
+    let (layout, image) = signed_layout("sig-copy-hostile");
+    let good = cosign_layer(&layout, &key, &image);
+    let exact = referrer(
+        &layout,
+        vec![good.clone()],
+        Some(subject_of(&image)),
+        None,
+        true,
+    );
+    let mut spoiled = subject_of(&image);
+    spoiled.size += 1;
+    let hostile = referrer(
+        &layout,
+        vec![good.clone()],
+        Some(spoiled),
+        Some(BTreeMap::from([("x".to_owned(), "y".to_owned())])),
+        true,
+    );
+    let dest_dir = layout.root().parent().expect("parent").join("copy");
+    let dest = Endpoint::parse_image(&format!("oci:{}:v1", dest_dir.display())).expect("dest");
+    oci_image::copy(&source(&layout), &dest, &oci_image::CopyOptions::default()).expect("copy");
+    let index: ImageIndex =
+        serde_json::from_slice(&std::fs::read(dest_dir.join("index.json")).expect("index.json"))
+            .expect("index");
+    let digests: Vec<Digest> = index.manifests.iter().map(|d| d.digest.clone()).collect();
+    assert!(digests.contains(&exact.digest), "{digests:?}");
+    assert!(!digests.contains(&hostile.digest), "{digests:?}");
+    let blob = |root: &Path, d: &Digest| {
+        std::fs::read(
+            root.join("blobs")
+                .join(d.algorithm_name())
+                .join(d.encoded()),
+        )
+        .expect("blob")
+    };
+    assert_eq!(
+        blob(&dest_dir, &exact.digest),
+        blob(layout.root(), &exact.digest)
+    );
+}
