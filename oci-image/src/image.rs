@@ -30,7 +30,7 @@ pub enum ImageError {
         location: Location,
         /// What the parser found.
         #[source]
-        source: AnyManifestError,
+        source: Box<AnyManifestError>,
     },
     /// An image config is not a valid config.
     #[error("config {digest} from {transport}:{location} is invalid")]
@@ -43,7 +43,7 @@ pub enum ImageError {
         location: Location,
         /// What the parser found.
         #[source]
-        source: ParseError,
+        source: Box<ParseError>,
     },
     /// An index (or another document) where an image manifest was expected.
     #[error("{digest} from {transport}:{location} is a {media_type}, not an image manifest")]
@@ -185,7 +185,7 @@ pub(crate) fn parse_manifest(
             digest: descriptor.digest.clone(),
             transport: source.transport(),
             location: source.location(),
-            source: error,
+            source: Box::new(error),
         }
     })
 }
@@ -210,7 +210,7 @@ pub(crate) fn parse_config(
         digest: descriptor.digest.clone(),
         transport: source.transport(),
         location: source.location(),
-        source: error,
+        source: Box::new(error),
     })
 }
 

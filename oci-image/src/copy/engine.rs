@@ -90,7 +90,7 @@ pub enum CopyError {
     /// The source's image could not be read: an invalid manifest, index or config, no
     /// entry for the platform, indexes nested too deep.
     #[error(transparent)]
-    Image(ImageError),
+    Image(Box<ImageError>),
     /// A manifest or index cannot be said in the Docker format.
     #[error("{digest} cannot be converted to the docker format")]
     ToDocker {
@@ -186,7 +186,13 @@ pub enum CopyError {
     Destination(#[from] DestinationError),
     /// The source could not be opened ([`copy_image`]).
     #[error(transparent)]
-    Source(#[from] SourceError),
+    Source(Box<SourceError>),
+}
+
+impl From<SourceError> for CopyError {
+    fn from(error: SourceError) -> CopyError {
+        CopyError::Source(Box::new(error))
+    }
 }
 
 impl CopyError {
@@ -375,7 +381,7 @@ impl From<ImageError> for CopyError {
     fn from(error: ImageError) -> CopyError {
         match error {
             ImageError::Blob(e) => CopyError::Blob(e),
-            other => CopyError::Image(other),
+            other => CopyError::Image(Box::new(other)),
         }
     }
 }
