@@ -10,6 +10,7 @@ mod layout;
 mod name;
 mod resolve;
 mod runtime;
+pub mod signatures;
 mod tag;
 mod tar_index;
 mod transport;

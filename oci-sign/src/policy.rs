@@ -223,6 +223,9 @@ impl Policy {
 
 /// The default policy file, as containers/image chooses it: the user's
 /// `~/.config/containers/policy.json` when it exists, else `/etc/containers/policy.json`.
+/// (The draft named the system file first; containers/image's order is kept so
+/// that a user's policy overrides the system's and ocimg decides under the same file as
+/// skopeo and podman run by the same user. `ocimg verify --help` says so.)
 pub fn default_policy_path() -> PathBuf {
     if let Some(home) = std::env::var_os("HOME") {
         let user = Path::new(&home).join(".config/containers/policy.json");

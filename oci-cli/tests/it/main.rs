@@ -12,6 +12,7 @@ mod layer_apply;
 mod layer_create;
 mod name;
 mod output;
+mod sign;
 mod unpack;
 mod validate;
 

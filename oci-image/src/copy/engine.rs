@@ -63,6 +63,17 @@ pub struct CopyOptions {
     /// starts (its position among the manifest's layers), then
     /// [`Event::Read`](crate::UnpackEvent::Read) as its bytes are read.
     pub progress: Progress,
+    /// Drop the source's signatures instead of carrying them (`--remove-signatures`).
+    /// Without it, the signatures of the manifest copied (signature referrers, cosign's
+    /// `.sig` tag, lookaside signatures of a registry source) go with it, and a copy that
+    /// would change a signed manifest, or a destination that cannot hold signatures, is
+    /// refused.
+    pub remove_signatures: bool,
+    /// The trust policy the source must satisfy before anything is written at the
+    /// destination ([`copy_image`]); `None`: no check.
+    pub policy: Option<oci_sign::policy::Policy>,
+    /// registries.d: the lookaside directories of registry sources and destinations.
+    pub registries_d: oci_sign::registries_d::RegistriesD,
 }
 
 /// What [`copy`] did.
@@ -187,11 +198,38 @@ pub enum CopyError {
     /// The source could not be opened ([`copy_image`]).
     #[error(transparent)]
     Source(Box<SourceError>),
+    /// The trust policy rejected the source: nothing was written.
+    #[error("source {source_name} rejected by the policy: {reasons}")]
+    Rejected {
+        /// The source.
+        source_name: String,
+        /// The reasons of the requirements that rejected it.
+        reasons: String,
+    },
+    /// The signatures could not be read, checked or carried.
+    #[error(transparent)]
+    Signatures(Box<crate::signatures::SignaturesError>),
+    /// The copy changes a signed manifest: its signatures would not verify.
+    #[error(
+        "copying {digest} changes it into {changed}: its signatures would become invalid (use --remove-signatures)"
+    )]
+    WouldInvalidateSignatures {
+        /// The signed manifest.
+        digest: Digest,
+        /// What the copy writes instead.
+        changed: Digest,
+    },
 }
 
 impl From<SourceError> for CopyError {
     fn from(error: SourceError) -> CopyError {
         CopyError::Source(Box::new(error))
+    }
+}
+
+impl From<crate::signatures::SignaturesError> for CopyError {
+    fn from(e: crate::signatures::SignaturesError) -> CopyError {
+        CopyError::Signatures(Box::new(e))
     }
 }
 
@@ -207,7 +245,9 @@ impl CopyError {
             | CopyError::ToOci { .. }
             | CopyError::ZstdInDocker
             | CopyError::LayerCount { .. }
-            | CopyError::InvalidTag { .. } => true,
+            | CopyError::InvalidTag { .. }
+            | CopyError::Rejected { .. } => true,
+            CopyError::Signatures(e) => e.is_check_failure(),
             CopyError::Recompress { source, .. } => source.is_check_failure(),
             CopyError::Store { source, .. } => {
                 matches!(**source, PutError::Mismatch(_) | PutError::Unverifiable(_))
@@ -217,6 +257,7 @@ impl CopyError {
             CopyError::DigestDestination { .. }
             | CopyError::DiscoverDestination { .. }
             | CopyError::AllPlatformsToDockerArchive { .. }
+            | CopyError::WouldInvalidateSignatures { .. }
             | CopyError::Level { .. } => false,
         }
     }
@@ -309,7 +350,37 @@ pub fn copy_image(
         options.format = source_endpoint.default_format(&destination);
     }
     let opened = open_endpoint(&source_endpoint, &open)?;
+    if let Some(policy) = &options.policy {
+        let check = crate::signatures::check_policy(
+            &source_endpoint,
+            opened.as_ref(),
+            policy,
+            &options.registries_d,
+            oci_sign::openpgp::unix_now(),
+        )?;
+        if !check.verdict.accepted {
+            return Err(CopyError::Rejected {
+                source_name: opened.describe(),
+                reasons: rejection_reasons(&check.verdict),
+            });
+        }
+    }
     copy(opened.as_ref(), &destination, &options)
+}
+
+/// The reasons of the requirements that rejected an image, joined.
+pub(crate) fn rejection_reasons(verdict: &oci_sign::policy::Verdict) -> String {
+    let reasons: Vec<String> = verdict
+        .requirements
+        .iter()
+        .filter(|r| !r.accepted)
+        .map(|r| format!("{}: {}", r.requirement_type, r.reason))
+        .collect();
+    if reasons.is_empty() {
+        "no requirement accepted it".to_owned()
+    } else {
+        reasons.join("; ")
+    }
 }
 
 fn destination_is_docker(destination: &Endpoint) -> bool {
@@ -359,6 +430,15 @@ pub fn copy_to(
         let root = engine.run()?;
         (root, engine.copied, engine.skipped)
     };
+    if !options.remove_signatures {
+        crate::signatures::carry_signatures(
+            source,
+            destination.as_ref(),
+            &root,
+            options.platforms == Platforms::All,
+            &options.registries_d,
+        )?;
+    }
     let named = destination.commit(&root)?;
     Ok(Copied {
         digest: named.digest.clone(),

@@ -271,6 +271,23 @@ pub trait Source: Send + Sync {
         let _ = subject;
         Ok(None)
     }
+
+    /// The manifest another tag of the same repository or layout names (cosign's
+    /// `sha256-<hex>.sig` attachment, say), or `None` when there is no such tag or the
+    /// transport has no tags besides the image's own (the default). A registry answers
+    /// from `GET /v2/<name>/manifests/<tag>`; a layout from its `index.json`.
+    fn tagged(&self, tag: &str) -> Result<Option<Descriptor>, ReferrersError> {
+        let _ = tag;
+        Ok(None)
+    }
+
+    /// The Docker reference of the image, for transports whose images have one (a
+    /// registry: `docker.io/library/alpine:latest`); `None` (the default) for layouts and
+    /// archives. It chooses the registries.d section (lookaside signatures) and is the
+    /// identity a trust policy's `signedIdentity` rules compare with.
+    fn docker_reference(&self) -> Option<oci_naming::Reference> {
+        None
+    }
 }
 
 /// Turns an error met while reading a blob into a [`BlobOpenError`]: a digest or size
@@ -588,6 +605,45 @@ pub trait Destination: Send + Sync {
     /// under it is stored; returns the descriptor of what the destination names (for a
     /// docker-archive, the image config's: its image ID).
     fn commit(self: Box<Self>, root: &Descriptor) -> Result<Descriptor, DestinationError>;
+
+    /// Whether [`put_manifest`](Destination::put_manifest) works here: the destination
+    /// can hold manifests besides the image it names (referrers, cosign's `.sig` tags).
+    /// The default: no (a docker-archive).
+    fn can_put_manifests(&self) -> bool {
+        false
+    }
+
+    /// Stores a manifest whose blobs (config, layers) are already stored: under `tag`, or
+    /// untagged when `None` (an OCI 1.1 referrer, found through its `subject`). A layout
+    /// stores the blob and adds an `index.json` entry at once (an untagged entry once per
+    /// digest; a tag replaces its earlier entry); an archive adds it to what it writes at
+    /// [`commit`](Destination::commit) or [`finish`](Destination::finish); a registry
+    /// pushes it by digest (then updates the referrers fallback tag where the registry has
+    /// no referrers API) or by tag. The default refuses, as a transport that cannot hold
+    /// it.
+    fn put_manifest(
+        &self,
+        descriptor: &Descriptor,
+        bytes: &[u8],
+        tag: Option<&str>,
+    ) -> Result<(), DestinationError> {
+        let _ = (descriptor, bytes, tag);
+        Err(DestinationError::NoManifests {
+            destination: self.describe(),
+        })
+    }
+
+    /// Ends a write that names no image (signatures added beside an image already there):
+    /// an archive is written out; the default has nothing to do.
+    fn finish(self: Box<Self>) -> Result<(), DestinationError> {
+        Ok(())
+    }
+
+    /// The Docker reference the destination names (a registry's), else `None` (the
+    /// default): where registries.d puts its lookaside signatures.
+    fn docker_reference(&self) -> Option<oci_naming::Reference> {
+        None
+    }
 }
 
 /// A blob method's default called on a destination without a staging layout.
@@ -637,6 +693,12 @@ pub enum DestinationError {
         /// The name.
         name: String,
     },
+    /// The destination cannot hold manifests besides the image (signatures, referrers).
+    #[error("{destination} cannot hold signatures or other referrers")]
+    NoManifests {
+        /// The destination.
+        destination: String,
+    },
     /// The layout could not be opened or created.
     #[error(transparent)]
     Layout(#[from] InitError),
@@ -669,6 +731,17 @@ pub enum DestinationError {
         #[source]
         source: Box<PutError>,
     },
+    /// A blob (a manifest put with [`Destination::put_manifest`]) could not be stored.
+    #[error("cannot store blob {digest} in {destination}")]
+    Put {
+        /// The destination.
+        destination: String,
+        /// The blob.
+        digest: Digest,
+        /// The cause.
+        #[source]
+        source: Box<PutError>,
+    },
     /// The docker-archive could not be written.
     #[error(transparent)]
     DockerArchive(#[from] DockerArchiveError),
@@ -694,13 +767,15 @@ impl DestinationError {
             DestinationError::Layout(InitError::Open(e)) => e.is_check_failure(),
             DestinationError::Index(e) => e.is_check_failure(),
             DestinationError::ExistingArchive { source, .. } => source.is_check_failure(),
-            DestinationError::ExistingBlob { source, .. } => {
+            DestinationError::ExistingBlob { source, .. }
+            | DestinationError::Put { source, .. } => {
                 matches!(**source, PutError::Mismatch(_) | PutError::Unverifiable(_))
             }
             DestinationError::DockerArchive(e) => e.is_check_failure(),
             DestinationError::Endpoint(_)
             | DestinationError::DigestReference { .. }
             | DestinationError::NotWritable { .. }
+            | DestinationError::NoManifests { .. }
             | DestinationError::Layout(_)
             | DestinationError::Lock(_)
             | DestinationError::Write(_)

@@ -229,6 +229,11 @@ impl Source for OciArchiveSource {
         Ok(Some(referrers_among(self, &self.index.manifests, subject)?))
     }
 
+    /// The entry of the archive's `index.json` with that ref name.
+    fn tagged(&self, tag: &str) -> Result<Option<Descriptor>, ReferrersError> {
+        Ok(super::layout::tagged_among(&self.index.manifests, tag))
+    }
+
     fn open(&self, descriptor: &Descriptor) -> Result<BlobReader<'_>, BlobOpenError> {
         let digest = &descriptor.digest;
         let name = blob_name(digest);
@@ -524,5 +529,25 @@ impl Destination for OciArchiveDestination {
         set_entry(&self.layout, root, self.tag.as_deref())?;
         write(&self.layout, &self.file)?;
         Ok(root.clone())
+    }
+
+    fn can_put_manifests(&self) -> bool {
+        true
+    }
+
+    /// Adds the manifest to the temp layout; the archive is written at `commit` or
+    /// `finish`.
+    fn put_manifest(
+        &self,
+        descriptor: &Descriptor,
+        bytes: &[u8],
+        tag: Option<&str>,
+    ) -> Result<(), DestinationError> {
+        super::layout::put_manifest(&self.layout, &self.describe(), descriptor, bytes, tag)
+    }
+
+    /// Writes the archive out (the images it had, and what was put).
+    fn finish(self: Box<Self>) -> Result<(), DestinationError> {
+        write(&self.layout, &self.file)
     }
 }
