@@ -519,7 +519,7 @@ pub enum ReadError {
     #[error(transparent)]
     Open(#[from] OpenError),
     /// The content does not match its digest or size.
-    #[error("blob is damaged: {0}")]
+    #[error("blob is damaged")]
     Mismatch(#[source] VerifyError),
     /// Reading failed.
     #[error("cannot read blob {path}")]

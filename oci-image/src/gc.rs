@@ -55,7 +55,7 @@ pub enum GcError {
     Index(#[from] IndexError),
     /// A reachable manifest or index could not be read: what it keeps alive is unknown,
     /// so nothing is removed.
-    #[error("nothing removed: {0} (run ocimg fsck)")]
+    #[error("nothing removed: a reachable manifest or index cannot be read (run ocimg fsck)")]
     Unreadable(#[from] BlobError),
     /// The blobs could not be listed.
     #[error(transparent)]

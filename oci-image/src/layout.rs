@@ -55,7 +55,7 @@ pub enum OpenError {
         path: PathBuf,
     },
     /// The `oci-layout` file is not a JSON object with a string `imageLayoutVersion` (L3).
-    #[error("{path} is not a valid oci-layout file: {source}")]
+    #[error("{path} is not a valid oci-layout file")]
     BadLayoutFile {
         /// The `oci-layout` path.
         path: PathBuf,
@@ -111,7 +111,7 @@ pub enum IndexError {
         path: PathBuf,
     },
     /// `index.json` is not an image index.
-    #[error("{path} is not an image index: {source}")]
+    #[error("{path} is not an image index")]
     Parse {
         /// The `index.json` path.
         path: PathBuf,

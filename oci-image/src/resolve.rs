@@ -25,7 +25,7 @@ pub enum BlobError {
         digest: Digest,
     },
     /// The blob could not be read, or does not match its digest or size.
-    #[error("blob {digest}: {source}")]
+    #[error("cannot read blob {digest}")]
     Read {
         /// The digest asked for.
         digest: Digest,
@@ -44,7 +44,7 @@ pub enum BlobError {
         limit: u64,
     },
     /// The blob is not the document its descriptor says.
-    #[error("document {digest}: {source}")]
+    #[error("document {digest} is invalid")]
     Parse {
         /// The digest asked for.
         digest: Digest,

@@ -60,7 +60,7 @@ pub enum SimpleError {
         expected: String,
     },
     /// The identity to sign is not a valid reference.
-    #[error("identity {identity:?} to sign is not a valid reference: {source}")]
+    #[error("identity {identity:?} to sign is not a valid reference")]
     BadIdentityToSign {
         /// The identity.
         identity: String,

@@ -65,7 +65,7 @@ pub struct Descriptor {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DataError {
     /// `data` is not RFC 4648 standard base64 with padding (D13).
-    #[error("descriptor data is not padded standard base64 (RFC 4648): {source}")]
+    #[error("descriptor data is not padded standard base64 (RFC 4648)")]
     Base64 {
         /// What the decoder found.
         source: base64::DecodeError,

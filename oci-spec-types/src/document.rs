@@ -62,9 +62,10 @@ document_type! {
     DockerManifestList => "docker manifest list",
 }
 
-/// Why bytes do not parse as a document: not JSON, or a field of the wrong shape.
-#[derive(Debug, thiserror::Error)]
-#[error("{document}: {}: {source}", display_path(path))]
+/// Why bytes do not parse as a document: not JSON, or a field of the wrong shape. The
+/// message includes the parser's (with line and column); it has no further
+/// [`source`](std::error::Error::source), so a chain prints it once.
+#[derive(Debug)]
 pub struct ParseError {
     /// What was being parsed (`image manifest`, ...).
     pub document: &'static str,
@@ -73,6 +74,20 @@ pub struct ParseError {
     /// What the JSON parser found, with line and column.
     pub source: serde_json::Error,
 }
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {}: {}",
+            self.document,
+            display_path(&self.path),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
 
 fn display_path(path: &str) -> String {
     if path == "." {

@@ -101,7 +101,7 @@ pub enum CopyError {
     /// The source's image could not be read: an invalid manifest, index or config, no
     /// entry for the platform, indexes nested too deep.
     #[error(transparent)]
-    Image(ImageError),
+    Image(Box<ImageError>),
     /// A manifest or index cannot be said in the Docker format.
     #[error("{digest} cannot be converted to the docker format")]
     ToDocker {
@@ -197,7 +197,7 @@ pub enum CopyError {
     Destination(#[from] DestinationError),
     /// The source could not be opened ([`copy_image`]).
     #[error(transparent)]
-    Source(#[from] SourceError),
+    Source(Box<SourceError>),
     /// The trust policy rejected the source: nothing was written.
     #[error("source {source_name} rejected by the policy: {reasons}")]
     Rejected {
@@ -219,6 +219,12 @@ pub enum CopyError {
         /// What the copy writes instead.
         changed: Digest,
     },
+}
+
+impl From<SourceError> for CopyError {
+    fn from(error: SourceError) -> CopyError {
+        CopyError::Source(Box::new(error))
+    }
 }
 
 impl From<crate::signatures::SignaturesError> for CopyError {
@@ -455,7 +461,7 @@ impl From<ImageError> for CopyError {
     fn from(error: ImageError) -> CopyError {
         match error {
             ImageError::Blob(e) => CopyError::Blob(e),
-            other => CopyError::Image(other),
+            other => CopyError::Image(Box::new(other)),
         }
     }
 }

@@ -104,10 +104,10 @@ pub enum BuildError {
     #[error(transparent)]
     Layout(#[from] InitError),
     /// The base image's layout could not be opened.
-    #[error("base layout: {0}")]
+    #[error("cannot open the base layout")]
     BaseLayout(#[source] OpenError),
     /// The base image could not be read.
-    #[error("base image: {0}")]
+    #[error("cannot read the base image")]
     Base(#[source] EditError),
     /// A blob of the base is missing.
     #[error("base image: blob {digest} is missing")]
@@ -116,10 +116,10 @@ pub enum BuildError {
         digest: Digest,
     },
     /// A blob of the base could not be opened.
-    #[error("base image: {0}")]
+    #[error("cannot open a blob of the base image")]
     OpenBlob(#[from] BlobOpenError),
     /// A blob of the base could not be copied into the layout.
-    #[error("cannot copy base blob {digest}: {source}")]
+    #[error("cannot copy base blob {digest}")]
     CopyBlob {
         /// The blob's digest.
         digest: Digest,
@@ -128,7 +128,7 @@ pub enum BuildError {
         source: PutError,
     },
     /// The scratch directory for the base's filesystem could not be made.
-    #[error("cannot create a scratch directory in {path}: {source}")]
+    #[error("cannot create a scratch directory in {path}")]
     Scratch {
         /// Where it was to be made.
         path: PathBuf,
@@ -137,10 +137,10 @@ pub enum BuildError {
         source: io::Error,
     },
     /// The base's layers could not be applied.
-    #[error("unpacking the base image: {0}")]
+    #[error("cannot unpack the base image")]
     Unpack(#[source] ApplyError),
     /// The layer could not be created.
-    #[error("creating the layer from {path}: {source}")]
+    #[error("cannot create the layer from {path}")]
     Layer {
         /// The root filesystem.
         path: PathBuf,
@@ -149,7 +149,7 @@ pub enum BuildError {
         source: CreateError,
     },
     /// The layer could not be stored.
-    #[error("storing the layer: {0}")]
+    #[error("cannot store the layer")]
     PutLayer(#[source] PutError),
     /// The config, manifest or tag could not be written.
     #[error(transparent)]

@@ -85,7 +85,7 @@ pub enum EditError {
         media_type: String,
     },
     /// Storing a document failed.
-    #[error("cannot store the new {what}: {source}")]
+    #[error("cannot store the new {what}")]
     Put {
         /// "config", "manifest" or "index".
         what: &'static str,

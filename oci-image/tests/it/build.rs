@@ -470,7 +470,7 @@ fn refusals_name_the_problem() {
         },
     )
     .expect_err("no base");
-    assert!(e.to_string().contains("nothing"), "{e}");
+    assert!(crate::chain(&e).contains("nothing"), "{e}");
 }
 
 /// What a progress observer saw, as text: `layer I/N SIZE`, `read I BYTES` (the last of

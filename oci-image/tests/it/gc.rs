@@ -161,7 +161,7 @@ fn refuses_when_a_reachable_manifest_is_missing() {
     let e = layout.gc(&NOW).expect_err("gc must refuse");
     assert!(e.is_check_failure());
     assert!(
-        e.to_string().contains(image.manifest.digest.as_str()),
+        crate::chain(&e).contains(image.manifest.digest.as_str()),
         "{e}"
     );
     assert!(

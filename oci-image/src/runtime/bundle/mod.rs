@@ -155,7 +155,7 @@ pub enum ConvertError {
 
 /// Why [`seed_volumes`] failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot seed volume {volume:?} at {path}: {source}")]
+#[error("cannot seed volume {volume:?} at {path}")]
 pub struct SeedError {
     /// The volume path.
     pub volume: String,

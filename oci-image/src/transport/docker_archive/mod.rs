@@ -221,7 +221,7 @@ pub enum ArchiveProblem {
 pub enum NameProblem {
     /// Not an image reference.
     #[error(transparent)]
-    Reference(#[from] oci_naming::Error),
+    Reference(Box<oci_naming::Error>),
     /// A digest reference.
     #[error("a digest reference cannot name an archive entry")]
     Digest,
@@ -369,7 +369,8 @@ fn normalize_tag(name: &str) -> Result<NormalTag, DockerArchiveError> {
         name: name.to_owned(),
         problem,
     };
-    let reference = oci_naming::Reference::parse_normalized(name).map_err(|e| bad(e.into()))?;
+    let reference = oci_naming::Reference::parse_normalized(name)
+        .map_err(|e| bad(NameProblem::Reference(Box::new(e))))?;
     if reference.digest().is_some() {
         return Err(bad(NameProblem::Digest));
     }
