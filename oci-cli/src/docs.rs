@@ -37,7 +37,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "OCIMG_LOG",
         "log filter for standard error (`debug` does what `--debug` does; \
-         tracing's `EnvFilter` syntax, for example `oci_naming=debug`).",
+         tracing's `EnvFilter` syntax, for example `oci_registry=debug`).",
     ),
     (
         "HTTPS_PROXY, HTTP_PROXY, NO_PROXY",
@@ -249,15 +249,19 @@ fn every_command_is_in_the_reference_and_has_a_man_page() {
     }
 }
 
-/// The command lines of a command's examples: the lines of its `after_help` below
-/// `Examples:` that are not `#` comments, each cut to the `ocimg ...` part (before a
-/// `|`, `>` or `&&` that hands its output on) and split into words as a shell would.
+/// The command lines of a command's examples: the lines of its `after_help` from
+/// `Examples:` to the first empty line that are not `#` comments, each cut to the
+/// `ocimg ...` part (before a `|`, `>` or `&&` that hands its output on) and split into
+/// words as a shell would.
 fn example_command_lines(cmd: &clap::Command) -> Option<Vec<(String, Vec<String>)>> {
     let help = cmd.get_after_help()?.to_string();
     let (_, examples) = help.split_once("Examples:\n")?;
     let mut lines = Vec::new();
     for line in examples.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with('#') {
             continue;
         }
         let Some(start) = line.find("ocimg ") else {

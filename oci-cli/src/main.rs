@@ -93,6 +93,10 @@ enum Command {
     Copy(cmd::copy::Args),
     /// Generate signing keys (cosign key pairs).
     Key(cmd::key::Args),
+    /// Sign an image's manifest digest (simple signing or cosign) and store the signature.
+    Sign(cmd::sign::Args),
+    /// Check an image and its signatures against a trust policy (exit 0 accepted, 1 rejected).
+    Verify(cmd::verify::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
 }
@@ -161,6 +165,8 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Layer(args) => cmd::layer::run(args),
         Command::Init(args) => cmd::init::run(args),
         Command::Key(args) => cmd::key::run(args),
+        Command::Sign(args) => cmd::sign::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
         Command::Tag(args) => cmd::tag::run(args),
         Command::Untag(args) => cmd::tag::run_untag(args),
         Command::Ls(args) => cmd::ls::run(args),

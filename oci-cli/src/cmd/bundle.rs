@@ -32,6 +32,9 @@ pub struct Args {
     /// Print one JSON object `{"bundle", "args", "user"}` on standard output.
     #[arg(long)]
     json: bool,
+    // The trust policy the image must satisfy.
+    #[command(flatten)]
+    policy: super::policy::PolicyArgs,
     // Network options for discover: images.
     #[command(flatten)]
     net: super::name::NetArgs,
@@ -50,6 +53,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         Ok(source) => source,
         Err(outcome) => return outcome,
     };
+    if let Err(outcome) = args.policy.check("bundle", &args.name, source.as_ref()) {
+        return outcome;
+    }
     let options = BundleDirOptions {
         unpack: UnpackOptions {
             platform: args.platform,

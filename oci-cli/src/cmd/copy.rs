@@ -53,6 +53,15 @@ pub struct Args {
     /// Copy the index and every image under it.
     #[arg(long)]
     all_platforms: bool,
+    /// Do not carry the source's signatures (signature referrers, cosign's .sig tag,
+    /// lookaside signatures): needed when the copy changes a signed manifest (another
+    /// format, recompressed layers) or the destination cannot hold signatures (a
+    /// docker-archive).
+    #[arg(long)]
+    remove_signatures: bool,
+    // The trust policy the source must satisfy.
+    #[command(flatten)]
+    policy: super::policy::PolicyArgs,
     // Network options for discover: sources.
     #[command(flatten)]
     net: super::name::NetArgs,
@@ -92,6 +101,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         platforms,
         threads: 0,
         progress: progress(),
+        remove_signatures: args.remove_signatures,
+        policy: args
+            .policy
+            .policy
+            .as_deref()
+            .map(super::policy::load_policy)
+            .transpose()?,
+        registries_d: args.policy.registries_d()?,
     };
     let result = oci_image::copy_image(&args.source, &args.destination, &open, &options);
     end_progress(&options.progress);

@@ -26,6 +26,9 @@ pub struct Args {
     /// Print one JSON object `{"dest", "layers", "entries"}` on standard output.
     #[arg(long)]
     json: bool,
+    // The trust policy the image must satisfy.
+    #[command(flatten)]
+    policy: super::policy::PolicyArgs,
     // Network options for discover: images.
     #[command(flatten)]
     net: super::name::NetArgs,
@@ -44,6 +47,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         Ok(source) => source,
         Err(outcome) => return outcome,
     };
+    if let Err(outcome) = args.policy.check("unpack", &args.name, source.as_ref()) {
+        return outcome;
+    }
     let options = UnpackOptions {
         platform: args.platform,
         rootless: args.rootless,

@@ -166,7 +166,7 @@ impl BuildError {
             BuildError::MissingBlob { .. } => true,
             BuildError::OpenBlob(e) => !matches!(e, BlobOpenError::Io { .. }),
             BuildError::CopyBlob { source, .. } => matches!(source, PutError::Mismatch(_)),
-            BuildError::Unpack(e) => !matches!(e, ApplyError::Io { .. } | ApplyError::Read { .. }),
+            BuildError::Unpack(e) => !e.is_io(),
             BuildError::Layer { source, .. } => matches!(source, CreateError::WhiteoutName { .. }),
             BuildError::Rootfs { .. }
             | BuildError::Layout(_)

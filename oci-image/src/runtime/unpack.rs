@@ -425,7 +425,10 @@ fn apply_all(
 /// error to report.
 fn explain(source: &dyn Source, descriptor: &Descriptor, error: ApplyError) -> UnpackError {
     let read = match &error {
-        ApplyError::Read { source } | ApplyError::Decompress { source, .. } => Some(source),
+        ApplyError::Tar(
+            oci_layer::tar::Error::Read { source }
+            | oci_layer::tar::Error::Decompress { source, .. },
+        ) => Some(source),
         _ => None,
     };
     if let Some(mismatch) = read.and_then(|e| mismatch(source, descriptor, e)) {

@@ -173,7 +173,7 @@ pub struct Created {
 #[non_exhaustive]
 pub enum Error {
     /// A file or directory of the tree could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The path on disk.
         path: PathBuf,
@@ -213,7 +213,7 @@ pub enum Error {
         level: i64,
     },
     /// Writing or compressing the layer failed.
-    #[error("writing the layer: {0}")]
+    #[error("cannot write the layer")]
     Write(#[source] std::io::Error),
 }
 

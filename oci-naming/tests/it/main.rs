@@ -7,7 +7,6 @@ mod corpus;
 mod discovery;
 mod reference;
 mod registries;
-mod stream;
 
 /// The runner of the upstream distribution/reference vectors. It lives here, inside the
 /// package, so that the published crate's tests build; `cargo xtask conformance --corpus`

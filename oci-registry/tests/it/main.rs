@@ -1,0 +1,12 @@
+//! Integration tests of oci-registry: the HTTP client, discovery's network walk and the
+//! distribution protocol, against the scripted server of test-support and real peers.
+
+// Skipped peers are reported on standard error, as the project's test rules ask.
+#![allow(clippy::print_stderr)]
+
+mod discovery;
+mod fake;
+mod peer;
+mod protocol;
+mod referrers;
+mod stream;
