@@ -31,7 +31,8 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "NO_COLOR",
-        "when set to a non-empty value, no colour in messages and logs.",
+        "when set to a non-empty value, no colour in progress bars and logs (an empty value \
+         is ignored, as no-color.org says).",
     ),
     (
         "OCIMG_LOG",
@@ -65,9 +66,13 @@ fn man_pages(cmd: &clap::Command, name: &str, files: &mut BTreeMap<PathBuf, Vec<
     clap_mangen::Man::new(cmd.clone())
         .render(&mut out)
         .expect("rendering into memory does not fail");
+    let mut page = examples_section(&String::from_utf8(out).expect("roff is UTF-8"));
+    if name == "ocimg" {
+        page = environment_section(&page);
+    }
     files.insert(
         PathBuf::from(format!("docs/man/{name}.1")),
-        examples_section(&String::from_utf8(out).expect("roff is UTF-8")).into_bytes(),
+        page.into_bytes(),
     );
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         if sub.get_name() == "help" {
@@ -94,6 +99,23 @@ fn examples_section(page: &str) -> String {
         &page[body_start..body_end],
         &page[body_end..]
     )
+}
+
+/// `ocimg.1` gains an `ENVIRONMENT` section (before `VERSION`) listing [`ENVIRONMENT`].
+fn environment_section(page: &str) -> String {
+    let roff = |text: &str| {
+        text.replace('\\', "\\e")
+            .replace('-', "\\-")
+            .replace('`', "")
+    };
+    let mut section = String::from(".SH ENVIRONMENT\n");
+    for (name, what) in ENVIRONMENT {
+        let _ = write!(section, ".TP\n\\fB{}\\fR\n{}\n", roff(name), roff(what));
+    }
+    match page.find(".SH VERSION") {
+        Some(at) => format!("{}{section}{}", &page[..at], &page[at..]),
+        None => format!("{page}{section}"),
+    }
 }
 
 fn markdown(cmd: &clap::Command) -> String {
@@ -201,20 +223,45 @@ fn every_command_is_in_the_reference_and_has_a_man_page() {
             page.display()
         );
     }
+    let man = String::from_utf8_lossy(&files[Path::new("docs/man/ocimg.1")]).into_owned();
+    assert!(
+        man.contains(".SH ENVIRONMENT\n"),
+        "ocimg.1 lists the environment"
+    );
     for (name, _) in ENVIRONMENT {
         assert!(reference.contains(name), "{name}");
+        assert!(man.contains(name), "ocimg.1: {name}");
+    }
+    // What users of the containers tools expect (issue 12).
+    for name in [
+        "CONTAINERS_REGISTRIES_CONF",
+        "REGISTRY_AUTH_FILE",
+        "SOURCE_DATE_EPOCH",
+        "NO_COLOR",
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "NO_PROXY",
+    ] {
+        assert!(
+            reference.contains(&format!("`{name}")) || reference.contains(&format!(" {name}")),
+            "{name}"
+        );
     }
 }
 
-/// The command lines of a command's examples: the lines of its `after_help` below
-/// `Examples:` that are not `#` comments, each cut to the `ocimg ...` part (before a
-/// `|`, `>` or `&&` that hands its output on) and split into words as a shell would.
+/// The command lines of a command's examples: the lines of its `after_help` from
+/// `Examples:` to the first empty line that are not `#` comments, each cut to the
+/// `ocimg ...` part (before a `|`, `>` or `&&` that hands its output on) and split into
+/// words as a shell would.
 fn example_command_lines(cmd: &clap::Command) -> Option<Vec<(String, Vec<String>)>> {
     let help = cmd.get_after_help()?.to_string();
     let (_, examples) = help.split_once("Examples:\n")?;
     let mut lines = Vec::new();
     for line in examples.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with('#') {
             continue;
         }
         let Some(start) = line.find("ocimg ") else {

@@ -21,9 +21,11 @@ pub struct Settings {
 
 static SETTINGS: OnceLock<Settings> = OnceLock::new();
 
-/// Sets what the global flags say (once, from `main`).
+/// Sets what the global flags say (once, from `main`), and whether the bars have colours
+/// (the same rule as the logs': a terminal and no non-empty `NO_COLOR`).
 pub fn configure(settings: Settings) {
     let _ = SETTINGS.set(settings);
+    console::set_colors_enabled_stderr(crate::logging::color(std::io::stderr().is_terminal()));
 }
 
 /// Whether progress is drawn: standard error is a terminal, no `-q`, no debug log.

@@ -9,6 +9,7 @@ mod bench;
 mod conformance;
 mod demo;
 mod fuzz;
+mod package;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -22,9 +23,10 @@ fn main() -> std::process::ExitCode {
         Some("demo") => demo::run(&args[1..]),
         Some("api") => api::run(&args[1..]),
         Some("docs") => docs(),
+        Some("package") => package::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers|images|sign] | fuzz [TARGET] | demo | docs | api>"
+                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers|images|sign] | fuzz [TARGET] | demo | docs | api | package [--no-verify]>"
             );
             return std::process::ExitCode::from(2);
         }

@@ -52,9 +52,9 @@ pub struct CreateArgs {
     /// Compression threads (0: all cores); the output does not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Accepted and ignored, for symmetry with other commands: the output is always one
-    /// JSON object.
-    #[arg(long)]
+    // The output is always one JSON object: `--json` is accepted (scripts pass it to every
+    // command) but changes nothing, so the help does not offer it.
+    #[arg(long, hide = true)]
     json: bool,
     /// The layer file to write.
     #[arg(short = 'o', long = "output", value_name = "FILE")]

@@ -1,7 +1,8 @@
 //! CLI.md's common rule: with `--json`, a command that fails before it has a report prints
 //! exactly one JSON object `{"error": MESSAGE}` on standard output, the message also on
 //! standard error, and exits as it would without `--json`. `validate`, `fsck` and `digest`
-//! print their report instead.
+//! print their report instead. A test walks the commands of `ocimg --help`: every one with
+//! `--json` has a failing case here.
 
 use std::path::Path;
 use std::process::Output;
@@ -128,10 +129,106 @@ fn every_json_command_prints_one_error_object_on_failure() {
         (&["bundle", &missing_ref, &bundle_dest], 2),
         (&["build", &into_layout, "--rootfs", missing], 2),
         (&["copy", &oci_missing, &oci_dest], 2),
+        // Signing: an unreadable passphrase file, key or policy; an image not there.
+        (
+            &[
+                "key",
+                "generate",
+                &dest("key"),
+                "--passphrase-file",
+                missing,
+            ],
+            2,
+        ),
+        (
+            &[
+                "sign",
+                &missing_ref,
+                "--key",
+                missing,
+                "--identity",
+                "example.com/app",
+            ],
+            2,
+        ),
+        (&["verify", &missing_ref, "--policy", missing], 2),
     ];
     for (args, code) in cases {
         check(args, *code);
     }
+    // Every command with --json is in the table above or prints its report instead
+    // (report_commands_print_their_report_on_failure).
+    let covered: Vec<String> = cases
+        .iter()
+        .map(|(args, _)| command_of(args))
+        .chain(REPORT_COMMANDS.iter().map(|c| (*c).to_owned()))
+        .collect();
+    let missing: Vec<String> = json_commands()
+        .into_iter()
+        .filter(|c| !covered.contains(c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "commands with --json and no failing case here: {missing:?}; add a case (its \
+         arguments and exit code) to the table of \
+         json_errors::every_json_command_prints_one_error_object_on_failure"
+    );
+}
+
+/// Commands whose report is the answer, also on failure.
+const REPORT_COMMANDS: &[&str] = &["validate", "fsck", "digest"];
+
+/// The command path of a case's arguments (`layer create`): the leading words that are
+/// subcommands, as `ocimg --help` lists them.
+fn command_of(args: &[&str]) -> String {
+    let groups = ["name", "layer", "index", "key"];
+    match args {
+        [group, sub, ..] if groups.contains(group) => format!("{group} {sub}"),
+        [command, ..] => (*command).to_owned(),
+        [] => String::new(),
+    }
+}
+
+/// Every command (`ls`, `layer create`, ...) whose `--help` offers `--json`, found by
+/// walking the `Commands:` lists of `ocimg --help` and of each group.
+fn json_commands() -> Vec<String> {
+    fn subcommands(path: &[&str]) -> Vec<String> {
+        let mut args = path.to_vec();
+        args.push("--help");
+        let out = ocimg(&args);
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        help.lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|name| *name != "help")
+            .map(str::to_owned)
+            .collect()
+    }
+    let mut found = Vec::new();
+    let mut todo: Vec<Vec<String>> = subcommands(&[]).into_iter().map(|c| vec![c]).collect();
+    while let Some(path) = todo.pop() {
+        let words: Vec<&str> = path.iter().map(String::as_str).collect();
+        let subs = subcommands(&words);
+        if subs.is_empty() {
+            let mut args = words.clone();
+            args.push("--help");
+            let help = String::from_utf8_lossy(&ocimg(&args).stdout).into_owned();
+            if help.contains("--json") {
+                found.push(path.join(" "));
+            }
+        } else {
+            todo.extend(subs.into_iter().map(|s| {
+                let mut p = path.clone();
+                p.push(s);
+                p
+            }));
+        }
+    }
+    assert!(found.len() > 15, "commands found: {found:?}");
+    found.sort();
+    found
 }
 
 #[test]

@@ -428,4 +428,10 @@ fn json_is_an_accepted_no_op_for_layer_create() {
         fs::read(base.join("a")).expect("a"),
         fs::read(base.join("b")).expect("b")
     );
+    // A flag that changes nothing is not offered.
+    let help = ocimg(&["layer", "create", "--help"]);
+    assert!(
+        !String::from_utf8_lossy(&help.stdout).contains("--json"),
+        "{help:?}"
+    );
 }

@@ -295,3 +295,54 @@ fn containers_registries_conf_is_resolves_default() {
         stderr(&out)
     );
 }
+
+/// On a terminal, progress bars and log lines are coloured; `NO_COLOR` (any non-empty
+/// value, https://no-color.org) drops the colours of both, and an empty value does not.
+#[test]
+fn no_color_drops_the_colours_of_progress_and_logs() {
+    let dir = scratch("output-no-color");
+    let layout = image(&dir);
+    let image_ref = format!("{layout}:1");
+    let bin = env!("CARGO_BIN_EXE_ocimg");
+    let on_tty = |args: &str, no_color: Option<&str>| -> String {
+        let line = format!("{bin} {args}");
+        let mut command = Command::new("script");
+        command
+            .args(["-qec", &line, "/dev/null"])
+            .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null());
+        if let Some(value) = no_color {
+            command.env("NO_COLOR", value);
+        }
+        let out = command.output().expect("run script (util-linux)");
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // SGR colour sequences: foreground colours (30-37, 90-97, 38;5;N).
+    let coloured = |s: &str| {
+        ["\x1b[3", "\x1b[9", "\x1b[1;3", "\x1b[2;3"]
+            .iter()
+            .any(|c| s.contains(c))
+    };
+    let cases = [
+        ("progress", format!("unpack --rootless {image_ref} {{}}")),
+        ("log", format!("--debug fsck {layout}")),
+    ];
+    for (n, (what, args)) in cases.iter().enumerate() {
+        let run = |tag: &str, no_color: Option<&str>| {
+            let dest = dir.join(format!("dest-{n}-{tag}"));
+            on_tty(&args.replace("{}", path(&dest)), no_color)
+        };
+        let drawn = run("colour", None);
+        assert!(coloured(&drawn), "{what} without NO_COLOR: {drawn:?}");
+        let drawn = run("empty", Some(""));
+        assert!(coloured(&drawn), "{what} with NO_COLOR empty: {drawn:?}");
+        let drawn = run("none", Some("1"));
+        assert!(!coloured(&drawn), "{what} with NO_COLOR=1: {drawn:?}");
+        assert!(
+            drawn.contains("layer 1/1 sha256:"),
+            "{what}: still drawn or logged: {drawn:?}"
+        );
+    }
+}
