@@ -600,7 +600,10 @@ fn a_chunked_upload_stays_under_a_4_mib_request_body_cap() {
         )
         .expect("chunked push");
     let requests = fake.server.requests();
-    let post = requests.iter().find(|r| r.method == "POST").expect("a POST");
+    let post = requests
+        .iter()
+        .find(|r| r.method == "POST")
+        .expect("a POST");
     assert_eq!(post.header("content-length"), Some("0"));
     let patches: Vec<_> = requests.iter().filter(|r| r.method == "PATCH").collect();
     assert_eq!(patches.len(), 3);
@@ -609,8 +612,18 @@ fn a_chunked_upload_stays_under_a_4_mib_request_body_cap() {
             .iter()
             .all(|r| r.header("content-type") == Some("application/octet-stream"))
     );
-    let close = requests.iter().rfind(|r| r.method == "PUT").expect("a closing PUT");
-    assert!(close.body.is_empty() && close.target.contains(&format!("digest={}", d.as_str().replace(':', "%3A"))), "{}", close.target);
+    let close = requests
+        .iter()
+        .rfind(|r| r.method == "PUT")
+        .expect("a closing PUT");
+    assert!(
+        close.body.is_empty()
+            && close
+                .target
+                .contains(&format!("digest={}", d.as_str().replace(':', "%3A"))),
+        "{}",
+        close.target
+    );
     assert!(patches.iter().all(|r| r.body.len() <= 4 << 20));
     assert_eq!(
         patches
