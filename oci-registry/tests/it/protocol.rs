@@ -990,3 +990,60 @@ fn a_blob_of_unknown_digest_is_digested_while_it_streams() {
         );
     }
 }
+
+#[test]
+fn a_broken_connection_mid_upload_resumes_from_the_upload_status() {
+    let fake = Fake::start();
+    let patches = std::sync::atomic::AtomicUsize::new(0);
+    // The second PATCH: the registry keeps a third of it, then the connection breaks.
+    fake.hook(move |r, state| {
+        if r.method == "PATCH" && patches.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            let id = r.path().rsplit('/').next().unwrap_or("").to_owned();
+            let part = r.body.len() / 3;
+            state
+                .uploads
+                .get_mut(&id)
+                .expect("session")
+                .extend_from_slice(&r.body[..part]);
+            return Some(Reply::hang_up());
+        }
+        None
+    });
+    let client = RegistryClient::new(RegistryOptions {
+        chunk_size: 30_000,
+        retries: 0,
+        ..fake.options()
+    });
+    let blob = bytes(100_000, 15);
+    let d = sha256(&blob);
+    client
+        .repository(&fake.registry(), "a")
+        .push_blob(
+            &d,
+            blob.len() as u64,
+            &mut &blob[..],
+            &PushOptions::default(),
+        )
+        .expect("resumed after the break");
+    let ranges: Vec<String> = fake
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| r.header("content-range").unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        ranges,
+        [
+            "0-29999",
+            "30000-59999",
+            "40000-59999",
+            "60000-89999",
+            "90000-99999"
+        ]
+    );
+    assert_eq!(
+        fake.state.lock().expect("lock").blobs.get(d.as_str()),
+        Some(&blob)
+    );
+}
