@@ -1047,3 +1047,13 @@ fn a_broken_connection_mid_upload_resumes_from_the_upload_status() {
         Some(&blob)
     );
 }
+
+#[test]
+fn handles_and_readers_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<RegistryClient>();
+    send_sync::<oci_registry::Repository>();
+    send_sync::<Error>();
+    send::<oci_registry::BlobReader>();
+}
