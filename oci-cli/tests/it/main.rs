@@ -1,6 +1,7 @@
 //! Integration tests of the `ocimg` binary: spellings, JSON shapes and exit codes of CLI.md.
 
 mod build;
+mod causes;
 mod copy;
 mod copy_discover;
 mod digest;
@@ -11,6 +12,7 @@ mod layer_apply;
 mod layer_create;
 mod name;
 mod output;
+mod sign;
 mod unpack;
 mod validate;
 
