@@ -41,6 +41,8 @@ pub const ALL_TARGET_NAMES: &[&str] = &[
     "sign_payload",
     "sign_openpgp",
     "sign_policy",
+    "www_authenticate",
+    "link_header",
 ];
 
 /// Typed parse of every document type; what parses must serialize, parse again, and
@@ -142,9 +144,32 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         "registries_conf" => listed(REGISTRIES_CONF_SEEDS),
         "endpoint_parse" => listed(ENDPOINT_SEEDS),
         "docker_archive_manifest" => listed(DOCKER_ARCHIVE_MANIFEST_SEEDS),
+        "www_authenticate" => listed(WWW_AUTHENTICATE_SEEDS),
+        "link_header" => listed(LINK_SEEDS),
         _ => documents.into_iter().map(String::into_bytes).collect(),
     }
 }
+
+/// `WWW-Authenticate` values as registries send them, and near misses.
+const WWW_AUTHENTICATE_SEEDS: &[&str] = &[
+    "Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\",scope=\"repository:library/alpine:pull\"",
+    "Basic realm=\"Registry Realm\"",
+    "Bearer realm=\"https://ghcr.io/token\",service=\"ghcr.io\",scope=\"repository:a/b:pull repository:c:pull,push\",error=\"insufficient_scope\"",
+    "Basic realm=x, Bearer realm=\"y\", Negotiate",
+    "Basic dXNlcjpwYXNz",
+    "Bearer realm=\"unterminated",
+    "Bearer realm=\"a\\\"b\",,, , service=svc",
+    "=,=",
+];
+
+/// `Link` values of tag and referrers pages, and near misses.
+const LINK_SEEDS: &[&str] = &[
+    "</v2/app/tags/list?last=b&n=2>; rel=\"next\"",
+    "<https://r.example/v2/x/referrers/sha256:00?n=1>; rel=next, <https://x/y>; rel=\"prev last\"",
+    "<a>;rel=\"next\";title=\"t;,\\\"\",<b>",
+    "<unterminated; rel=next",
+    "garbage",
+];
 
 /// registries.conf files: v2 with mirrors, aliases and short-name modes; v1; broken.
 const REGISTRIES_CONF_SEEDS: &[&str] = &[

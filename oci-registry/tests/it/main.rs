@@ -6,6 +6,7 @@
 
 mod discovery;
 mod fake;
+mod headers;
 mod peer;
 mod protocol;
 mod referrers;
