@@ -205,7 +205,7 @@ pub enum LookupError {
         server: String,
         /// The cause.
         #[source]
-        source: HelperError,
+        source: Box<HelperError>,
     },
 }
 
@@ -262,14 +262,16 @@ impl CredentialLookup {
                     }));
                 }
                 FileMatch::Helper { name, server } => {
-                    let answer = env.helper(&name).get(&server).map_err(|source| {
-                        LookupError::Helper {
-                            path: path.clone(),
-                            server: server.clone(),
-                            source,
-                        }
-                    })?;
-                    tracing::debug!(registry, file = %path.display(), helper = name, found = answer.is_some(), "credential helper");
+                    let answer =
+                        env.helper(&name)
+                            .get(&server)
+                            .map_err(|source| LookupError::Helper {
+                                path: path.clone(),
+                                server: server.clone(),
+                                source: Box::new(source),
+                            })?;
+                    let found = answer.is_some();
+                    tracing::debug!(registry, file = %path.display(), helper = name, found, "credential helper");
                     if let Some(credential) = answer {
                         return Ok(Some(Found {
                             credential,

@@ -213,7 +213,10 @@ impl NoProxy {
                 rules.ips.push(IpRule::Address { ip, port });
                 continue;
             }
-            let host = host.strip_prefix('*').filter(|h| h.starts_with('.')).unwrap_or(host);
+            let host = host
+                .strip_prefix('*')
+                .filter(|h| h.starts_with('.'))
+                .unwrap_or(host);
             let (suffix, itself) = match host.strip_prefix('.') {
                 Some(_) => (host.to_owned(), false),
                 None => (format!(".{host}"), true),
@@ -236,15 +239,16 @@ impl NoProxy {
         let unzoned = host.split('%').next().unwrap_or(host);
         if let Ok(ip) = unzoned.parse::<IpAddr>() {
             return self.ips.iter().any(|rule| match rule {
-                IpRule::Address { ip: rule_ip, port: p } => {
-                    *rule_ip == ip && p.as_deref().is_none_or(|p| p == port)
-                }
+                IpRule::Address {
+                    ip: rule_ip,
+                    port: p,
+                } => *rule_ip == ip && p.as_deref().is_none_or(|p| p == port),
                 IpRule::Cidr { network, bits } => in_network(ip, *network, *bits),
             });
         }
         self.domains.iter().any(|rule| {
-            let name_matches = host.ends_with(&rule.suffix)
-                || (rule.itself && host == &rule.suffix[1..]);
+            let name_matches =
+                host.ends_with(&rule.suffix) || (rule.itself && host == &rule.suffix[1..]);
             name_matches && rule.port.as_deref().is_none_or(|p| p == port)
         })
     }

@@ -168,10 +168,18 @@ impl AuthFile {
                 source: e.into_inner(),
             }
         };
-        let mut de = serde_json::Deserializer::from_slice(bytes);
+        // First the JSON and its top-level object (with the line and column of a syntax
+        // error), then the fields (with the path to a field of the wrong type).
+        let top: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes)
+            .map_err(|source| AuthFileError::Syntax {
+                path: path.to_path_buf(),
+                pointer: ".".to_owned(),
+                source,
+            })?;
+        let top = serde_json::Value::Object(top);
         let (raw_auths, cred_helpers, creds_store) = match format {
             AuthFileFormat::Auths => {
-                let raw: RawFile = serde_path_to_error::deserialize(&mut de).map_err(syntax)?;
+                let raw: RawFile = serde_path_to_error::deserialize(top).map_err(syntax)?;
                 (
                     raw.auths.unwrap_or_default(),
                     raw.cred_helpers.unwrap_or_default(),
@@ -180,15 +188,10 @@ impl AuthFile {
             }
             AuthFileFormat::Legacy => {
                 let raw: BTreeMap<String, RawEntry> =
-                    serde_path_to_error::deserialize(&mut de).map_err(syntax)?;
+                    serde_path_to_error::deserialize(top).map_err(syntax)?;
                 (raw, BTreeMap::new(), None)
             }
         };
-        de.end().map_err(|source| AuthFileError::Syntax {
-            path: path.to_path_buf(),
-            pointer: ".".to_owned(),
-            source,
-        })?;
         let mut auths = BTreeMap::new();
         for (key, entry) in raw_auths {
             let credential = decode_entry(path, &key, &entry)?;

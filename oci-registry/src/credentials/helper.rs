@@ -148,13 +148,12 @@ impl CredentialHelper {
             Answer::Output(out) => out,
             Answer::NotFound => return Ok(None),
         };
-        let answer: GetAnswer = serde_json::from_slice(&out).map_err(|source| {
-            HelperError::BadAnswer {
+        let answer: GetAnswer =
+            serde_json::from_slice(&out).map_err(|source| HelperError::BadAnswer {
                 program: self.program(),
                 action: "get",
                 source,
-            }
-        })?;
+            })?;
         Ok(if answer.username == TOKEN_USER {
             (!answer.secret.is_empty()).then_some(Credential::IdentityToken(answer.secret))
         } else if answer.username.is_empty() && answer.secret.is_empty() {
