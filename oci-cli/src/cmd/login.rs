@@ -385,7 +385,14 @@ mod check {
                 if let Some(service) = param("service") {
                     token_url.push_str(&format!("&service={}", encode(service)));
                 }
-                let agent = new_agent(&token_url, tls, registry)?;
+                // The token endpoint's own host picks its certificate directory.
+                let realm_host = realm
+                    .split_once("://")
+                    .map_or(realm, |(_, rest)| rest)
+                    .split(['/', '?', '#'])
+                    .next()
+                    .unwrap_or(registry);
+                let agent = new_agent(&token_url, tls, realm_host)?;
                 let status = agent
                     .get(&token_url)
                     .header("Authorization", &basic)
