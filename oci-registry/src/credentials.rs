@@ -286,3 +286,15 @@ impl CredentialLookup {
         Ok(None)
     }
 }
+
+impl crate::CredentialSource for CredentialLookup {
+    fn credential(
+        &self,
+        registry: &str,
+        repository: &str,
+    ) -> Result<Option<Credential>, crate::CredentialError> {
+        Ok(self
+            .find(registry, repository)?
+            .map(|found| found.credential))
+    }
+}

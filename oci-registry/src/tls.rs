@@ -263,3 +263,51 @@ impl TlsOptions {
             .build())
     }
 }
+
+/// The containers tools' TLS trust and proxies for the registry client: certs.d (or
+/// `--cert-dir`) per host through [`TlsOptions`], and the proxy per URL through
+/// [`ProxyConfig`](crate::proxy::ProxyConfig).
+///
+/// ```
+/// use std::sync::Arc;
+/// use oci_registry::tls::{ContainersNetwork, TlsOptions};
+/// use oci_registry::{RegistryClient, RegistryOptions};
+///
+/// let network = ContainersNetwork::from_process(TlsOptions::default());
+/// let client = RegistryClient::new(RegistryOptions {
+///     network: Arc::new(network),
+///     ..RegistryOptions::default()
+/// });
+/// # let _ = client;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ContainersNetwork {
+    /// How TLS configurations are made.
+    pub tls: TlsOptions,
+    /// Which proxy each URL goes through.
+    pub proxies: crate::proxy::ProxyConfig,
+}
+
+impl ContainersNetwork {
+    /// `tls`, with the proxies of this process's environment.
+    pub fn from_process(tls: TlsOptions) -> ContainersNetwork {
+        ContainersNetwork {
+            tls,
+            proxies: crate::proxy::ProxyConfig::from_process(),
+        }
+    }
+}
+
+impl crate::Network for ContainersNetwork {
+    fn tls_config(&self, host: &str, verify: bool) -> Result<TlsConfig, crate::NetworkError> {
+        let options = TlsOptions {
+            verify: verify && self.tls.verify,
+            ..self.tls.clone()
+        };
+        Ok(options.config_for(host)?)
+    }
+
+    fn proxy(&self, url: &str) -> Result<Option<ureq::Proxy>, crate::NetworkError> {
+        Ok(self.proxies.ureq_proxy_for(url)?)
+    }
+}

@@ -5,13 +5,12 @@
 
 use std::io::{BufRead as _, IsTerminal as _, Read as _, Write as _};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use base64::Engine as _;
-use oci_registry::credentials::{AuthEnv, AuthFileEditor, Stored};
-use oci_registry::proxy::ProxyConfig;
-use oci_registry::tls::TlsOptions;
+use oci_registry::credentials::{AuthEnv, AuthFileEditor, Credential, Stored};
+use oci_registry::tls::{ContainersNetwork, TlsOptions};
+use oci_registry::{ErrorKind, RegistryClient, RegistryOptions};
 
 use crate::Outcome;
 
@@ -179,13 +178,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         cert_dir: args.cert_dir.clone(),
         ..TlsOptions::default()
     };
-    match check::credentials(&registry, &username, &password, &tls)? {
-        check::Verdict::Accepted => {}
-        check::Verdict::Rejected(why) => {
-            return Err(crate::check_failed(anyhow::anyhow!(
-                "{registry}: the registry refused the credentials of {username} ({why}); nothing stored"
-            )));
-        }
+    if let Some(why) = refusal(&registry, &username, &password, tls)? {
+        return Err(crate::check_failed(anyhow::Error::new(why).context(
+            format!(
+                "{registry}: the registry refused the credentials of {username}; nothing stored"
+            ),
+        )));
     }
     let editor = AuthFileEditor::new(authfile.clone(), &env);
     let stored = editor
@@ -237,178 +235,27 @@ pub fn run_logout(args: LogoutArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// The registry's answer to credentials: `GET /v2/` with them, through the bearer token
-/// endpoint when the registry challenges for one.
-// TODO(reg-core): replace with oci_registry's ping and authentication once they land.
-mod check {
-    use super::*;
-
-    /// Whether the registry took the credentials.
-    pub enum Verdict {
-        Accepted,
-        Rejected(String),
-    }
-
-    fn new_agent(url: &str, tls: &TlsOptions, host: &str) -> anyhow::Result<ureq::Agent> {
-        let proxy = ProxyConfig::from_process().ureq_proxy_for(url)?;
-        let tls = tls.config_for(host)?;
-        Ok(ureq::Agent::config_builder()
-            .tls_config(tls)
-            .proxy(proxy)
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .user_agent(concat!("ocimg/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent())
-    }
-
-    /// `Scheme k="v", k2=v2` split into the scheme and its parameters.
-    fn challenge(header: &str) -> (String, Vec<(String, String)>) {
-        let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
-        let mut params = Vec::new();
-        let mut chars = rest.chars().peekable();
-        loop {
-            while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-                chars.next();
-            }
-            let name: String = chars.by_ref().take_while(|c| *c != '=').collect();
-            if name.is_empty() {
-                break;
-            }
-            let mut value = String::new();
-            if chars.peek() == Some(&'"') {
-                chars.next();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '\\' => value.extend(chars.next()),
-                        '"' => break,
-                        c => value.push(c),
-                    }
-                }
-            } else {
-                value = chars.by_ref().take_while(|c| *c != ',').collect();
-            }
-            params.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-        }
-        (scheme.to_ascii_lowercase(), params)
-    }
-
-    fn encode(s: &str) -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    (b as char).to_string()
-                }
-                b => format!("%{b:02X}"),
-            })
-            .collect()
-    }
-
-    pub fn credentials(
-        registry: &str,
-        username: &str,
-        password: &str,
-        tls: &TlsOptions,
-    ) -> anyhow::Result<Verdict> {
-        let host = if registry == "docker.io" {
-            "registry-1.docker.io"
-        } else {
-            registry
-        };
-        let basic = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
-        );
-        let https = format!("https://{host}/v2/");
-        let (url, agent, response) = {
-            let agent = new_agent(&https, tls, registry)?;
-            match agent.get(&https).call() {
-                Ok(response) => (https, agent, response),
-                Err(e) if !tls.verify => {
-                    let http = format!("http://{host}/v2/");
-                    tracing::debug!(error = %e, "https failed; trying plain http");
-                    let agent = new_agent(&http, tls, registry)?;
-                    let response = agent
-                        .get(&http)
-                        .call()
-                        .with_context(|| format!("GET {http} (after {https}: {e})"))?;
-                    (http, agent, response)
-                }
-                Err(e) => return Err(e).with_context(|| format!("GET {https}")),
-            }
-        };
-        let status = response.status().as_u16();
-        if status != 401 {
-            anyhow::ensure!(
-                (200..300).contains(&status),
-                "GET {url}: HTTP status {status}"
-            );
-            // The registry asks for nothing: any credentials do.
-            return Ok(Verdict::Accepted);
-        }
-        let header = response
-            .headers()
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let (scheme, params) = challenge(&header);
-        match scheme.as_str() {
-            "basic" => {
-                let status = agent
-                    .get(&url)
-                    .header("Authorization", &basic)
-                    .call()
-                    .with_context(|| format!("GET {url}"))?
-                    .status()
-                    .as_u16();
-                match status {
-                    200..=299 => Ok(Verdict::Accepted),
-                    401 | 403 => Ok(Verdict::Rejected(format!(
-                        "GET {url}: HTTP status {status}"
-                    ))),
-                    _ => anyhow::bail!("GET {url}: HTTP status {status}"),
-                }
-            }
-            "bearer" => {
-                let param = |name: &str| {
-                    params
-                        .iter()
-                        .find(|(k, _)| k == name)
-                        .map(|(_, v)| v.as_str())
-                };
-                let realm = param("realm")
-                    .with_context(|| format!("GET {url}: bearer challenge without a realm"))?;
-                let mut token_url = format!("{realm}?account={}", encode(username));
-                if let Some(service) = param("service") {
-                    token_url.push_str(&format!("&service={}", encode(service)));
-                }
-                // The token endpoint's own host picks its certificate directory.
-                let realm_host = realm
-                    .split_once("://")
-                    .map_or(realm, |(_, rest)| rest)
-                    .split(['/', '?', '#'])
-                    .next()
-                    .unwrap_or(registry);
-                let agent = new_agent(&token_url, tls, realm_host)?;
-                let status = agent
-                    .get(&token_url)
-                    .header("Authorization", &basic)
-                    .call()
-                    .with_context(|| format!("GET {realm}"))?
-                    .status()
-                    .as_u16();
-                match status {
-                    200..=299 => Ok(Verdict::Accepted),
-                    401 | 403 => Ok(Verdict::Rejected(format!(
-                        "token endpoint {realm}: HTTP status {status}"
-                    ))),
-                    _ => anyhow::bail!("token endpoint {realm}: HTTP status {status}"),
-                }
-            }
-            _ => anyhow::bail!("GET {url}: 401 with an unknown challenge {header:?}"),
-        }
+/// Whether the registry took the credentials: `GET /v2/` with them (through the bearer
+/// token endpoint where the registry challenges for one). A refusal is `Ok(Some(why))`;
+/// anything else that fails (network, TLS, an odd answer) is an error.
+fn refusal(
+    registry: &str,
+    username: &str,
+    password: &str,
+    tls: TlsOptions,
+) -> anyhow::Result<Option<oci_registry::Error>> {
+    let client = RegistryClient::new(RegistryOptions {
+        credentials: Arc::new(Credential::Basic {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        }),
+        insecure_all: !tls.verify,
+        network: Arc::new(ContainersNetwork::from_process(tls)),
+        ..RegistryOptions::default()
+    });
+    match client.ping(registry) {
+        Ok(()) => Ok(None),
+        Err(e) if matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Denied) => Ok(Some(e)),
+        Err(e) => Err(e.into()),
     }
 }

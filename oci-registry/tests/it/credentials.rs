@@ -503,3 +503,47 @@ fn login_through_a_cred_helper_leaves_the_file_alone() {
     assert!(editor.remove("h.example").unwrap());
     assert_eq!(helper.get("h.example").unwrap(), None);
 }
+
+#[test]
+fn the_registry_client_authenticates_with_what_the_lookup_finds() {
+    use std::sync::Arc;
+
+    use oci_registry::{ErrorKind, RegistryClient, RegistryOptions};
+    use oci_test_support::registry::{self, Config, Registry};
+
+    if !registry::available() {
+        return;
+    }
+    let dir = scratch!("creds-client");
+    let registry = Registry::start(&dir.join("registry"), Config::basic("ann", "pw"));
+    let host = registry.host();
+    let authfile = dir.join("auth.json");
+    let client = |authfile: &Path| {
+        RegistryClient::new(RegistryOptions {
+            credentials: Arc::new(CredentialLookup::new(LookupOptions {
+                creds: None,
+                authfile: Some(authfile.to_path_buf()),
+                env: AuthEnv::default(),
+            })),
+            insecure_all: true,
+            ..RegistryOptions::default()
+        })
+    };
+    let err = client(&authfile)
+        .ping(&host)
+        .expect_err("anonymous is refused");
+    assert!(matches!(err.kind(), ErrorKind::Unauthorized), "{err}");
+    AuthFileEditor::new(authfile.clone(), &AuthEnv::default())
+        .store(&host, "ann", "pw")
+        .unwrap();
+    client(&authfile)
+        .ping(&host)
+        .expect("the stored login is accepted");
+    // A broken auth file is an error of the lookup, not an anonymous request.
+    write(&authfile, "{");
+    let err = client(&authfile).ping(&host).expect_err("broken file");
+    assert!(
+        format!("{err:#}").contains("auth.json") || std::error::Error::source(&err).is_some(),
+        "{err}"
+    );
+}

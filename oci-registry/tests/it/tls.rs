@@ -302,3 +302,38 @@ fn errors_name_the_file_at_fault() {
             .is_ok()
     );
 }
+
+#[test]
+fn the_registry_client_trusts_a_registry_through_its_cert_dir() {
+    use std::sync::Arc;
+
+    use oci_registry::tls::ContainersNetwork;
+    use oci_registry::{RegistryClient, RegistryOptions};
+    use oci_test_support::registry::{self, Config, Registry};
+
+    if !registry::available() {
+        return;
+    }
+    let dir = scratch!("tls-client-registry");
+    let registry = Registry::start(&dir.join("registry"), Config::tls());
+    let client = |tls: TlsOptions| {
+        RegistryClient::new(RegistryOptions {
+            network: Arc::new(ContainersNetwork {
+                tls,
+                proxies: Default::default(),
+            }),
+            retries: 0,
+            ..RegistryOptions::default()
+        })
+    };
+    let err = client(no_dirs())
+        .ping(&registry.host())
+        .expect_err("unknown CA");
+    assert!(
+        matches!(err.kind(), oci_registry::ErrorKind::Transport),
+        "{err}"
+    );
+    client(only_dir(registry.cert_dir().expect("tls")))
+        .ping(&registry.host())
+        .expect("trusted through --cert-dir");
+}
