@@ -10,6 +10,7 @@ mod layout;
 mod name;
 mod resolve;
 mod runtime;
+pub mod signatures;
 mod tag;
 mod tar_index;
 mod transport;
@@ -48,13 +49,13 @@ pub use runtime::unpack::{
 pub use tag::TagError;
 pub use tar_index::{LinkProblem, TarIndex, TarIndexError};
 pub use transport::docker_archive::{
-    DOCKER_LAYER_TAR, DockerArchiveError, DockerArchiveSource, DockerArchiveWritten,
-    write_docker_archive,
+    ArchiveProblem, DOCKER_LAYER_TAR, DockerArchiveError, DockerArchiveSource,
+    DockerArchiveWritten, ManifestProblem, NameProblem, write_docker_archive,
 };
 pub use transport::{
     BlobOpenError, BlobReader, BlobSink, Capabilities, CasFailures, Damage, Destination,
     DestinationError, DiscoverSource, DiscoverSourceError, DockerArchiveDestination, Endpoint,
-    EndpointError, LayoutDestination, LayoutSource, Location, OciArchiveDestination,
+    EndpointError, LayoutDestination, LayoutProblem, LayoutSource, Location, OciArchiveDestination,
     OciArchiveSource, OpenOptions, ReferrersError, Source, SourceError, TRANSPORTS, Transport,
     archive_lock_path, open_destination, open_endpoint, open_endpoint_destination, open_source,
     read_error,

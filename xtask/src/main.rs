@@ -24,7 +24,7 @@ fn main() -> std::process::ExitCode {
         Some("docs") => docs(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers|images] | fuzz [TARGET] | demo | docs | api>"
+                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers|images|sign] | fuzz [TARGET] | demo | docs | api>"
             );
             return std::process::ExitCode::from(2);
         }

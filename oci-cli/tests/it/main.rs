@@ -1,6 +1,7 @@
 //! Integration tests of the `ocimg` binary: spellings, JSON shapes and exit codes of CLI.md.
 
 mod build;
+mod causes;
 mod copy;
 mod copy_discover;
 mod digest;
@@ -12,6 +13,7 @@ mod layer_create;
 mod login;
 mod name;
 mod output;
+mod sign;
 mod unpack;
 mod validate;
 

@@ -10,6 +10,7 @@ mod gc;
 mod layout;
 mod name;
 mod rules;
+mod signatures;
 mod tar_index;
 mod unpack;
 
