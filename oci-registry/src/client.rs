@@ -261,6 +261,8 @@ impl Response {
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 /// Redirects followed for a GET or HEAD.
 const MAX_REDIRECTS: u32 = 5;
+/// Scopes one token request merges across repositories at most.
+const MAX_MERGED_SCOPES: usize = 8;
 /// Authentication rounds (a 401, a new token, again) for one request.
 const MAX_AUTH_ROUNDS: u32 = 3;
 
@@ -749,8 +751,13 @@ impl RegistryClient {
                     return Ok(Some(format!("Bearer {}", t.value)));
                 }
                 let newest = self.inner.tokens.lock().expect("lock").newest_scopes(host);
-                // Push scopes first, then what earlier tokens held.
-                let wanted = merge_scopes(scopes.iter().chain(&newest));
+                // Push scopes first, then what earlier tokens held (up to a few
+                // repositories: a token for every repository ever touched would make
+                // ever longer URLs).
+                let mut wanted = merge_scopes(scopes.iter().chain(&newest));
+                if wanted.len() > MAX_MERGED_SCOPES {
+                    wanted = merge_scopes(scopes);
+                }
                 let token =
                     self.fetch_token(ctx, &realm, service.as_deref(), &wanted, repository)?;
                 let value = token.value.clone();

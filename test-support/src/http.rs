@@ -74,6 +74,8 @@ pub struct Reply {
     /// A `Content-Length` to announce instead of the body's (a transfer cut short, or one
     /// longer than announced), when `length` is set.
     pub announced: Option<u64>,
+    /// Close the connection without answering (a connection broken mid-request).
+    pub hang_up: bool,
 }
 
 impl Reply {
@@ -85,6 +87,7 @@ impl Reply {
             body: Vec::new(),
             length: true,
             announced: None,
+            hang_up: false,
         }
     }
 
@@ -118,6 +121,15 @@ impl Reply {
         Reply {
             announced: Some(announced),
             ..Reply::ok(body)
+        }
+    }
+
+    /// No answer: the connection is closed once the request is read, as a broken
+    /// connection looks to the client.
+    pub fn hang_up() -> Reply {
+        Reply {
+            hang_up: true,
+            ..Reply::status(500)
         }
     }
 
@@ -571,6 +583,10 @@ fn serve(stream: &TcpStream, routes: &Routes, requests: &Mutex<Vec<Request>>) {
             (routes.answer(&request), request.method == "HEAD")
         }
     };
+    if reply.hang_up {
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        return;
+    }
     let mut head = format!(
         "HTTP/1.1 {} {}\r\nConnection: close\r\n",
         reply.status,

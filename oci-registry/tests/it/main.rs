@@ -8,6 +8,7 @@
 mod credentials;
 mod discovery;
 mod fake;
+mod headers;
 mod peer;
 mod protocol;
 mod proxy;

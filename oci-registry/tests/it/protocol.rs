@@ -600,8 +600,30 @@ fn a_chunked_upload_stays_under_a_4_mib_request_body_cap() {
         )
         .expect("chunked push");
     let requests = fake.server.requests();
+    let post = requests
+        .iter()
+        .find(|r| r.method == "POST")
+        .expect("a POST");
+    assert_eq!(post.header("content-length"), Some("0"));
     let patches: Vec<_> = requests.iter().filter(|r| r.method == "PATCH").collect();
     assert_eq!(patches.len(), 3);
+    assert!(
+        patches
+            .iter()
+            .all(|r| r.header("content-type") == Some("application/octet-stream"))
+    );
+    let close = requests
+        .iter()
+        .rfind(|r| r.method == "PUT")
+        .expect("a closing PUT");
+    assert!(
+        close.body.is_empty()
+            && close
+                .target
+                .contains(&format!("digest={}", d.as_str().replace(':', "%3A"))),
+        "{}",
+        close.target
+    );
     assert!(patches.iter().all(|r| r.body.len() <= 4 << 20));
     assert_eq!(
         patches
@@ -967,4 +989,61 @@ fn a_blob_of_unknown_digest_is_digested_while_it_streams() {
             Some(&blob)
         );
     }
+}
+
+#[test]
+fn a_broken_connection_mid_upload_resumes_from_the_upload_status() {
+    let fake = Fake::start();
+    let patches = std::sync::atomic::AtomicUsize::new(0);
+    // The second PATCH: the registry keeps a third of it, then the connection breaks.
+    fake.hook(move |r, state| {
+        if r.method == "PATCH" && patches.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            let id = r.path().rsplit('/').next().unwrap_or("").to_owned();
+            let part = r.body.len() / 3;
+            state
+                .uploads
+                .get_mut(&id)
+                .expect("session")
+                .extend_from_slice(&r.body[..part]);
+            return Some(Reply::hang_up());
+        }
+        None
+    });
+    let client = RegistryClient::new(RegistryOptions {
+        chunk_size: 30_000,
+        retries: 0,
+        ..fake.options()
+    });
+    let blob = bytes(100_000, 15);
+    let d = sha256(&blob);
+    client
+        .repository(&fake.registry(), "a")
+        .push_blob(
+            &d,
+            blob.len() as u64,
+            &mut &blob[..],
+            &PushOptions::default(),
+        )
+        .expect("resumed after the break");
+    let ranges: Vec<String> = fake
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| r.header("content-range").unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        ranges,
+        [
+            "0-29999",
+            "30000-59999",
+            "40000-59999",
+            "60000-89999",
+            "90000-99999"
+        ]
+    );
+    assert_eq!(
+        fake.state.lock().expect("lock").blobs.get(d.as_str()),
+        Some(&blob)
+    );
 }
