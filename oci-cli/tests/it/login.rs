@@ -465,3 +465,60 @@ fn login_usage_errors_exit_2() {
         assert!(!authfile.exists(), "{args:?}");
     }
 }
+
+#[test]
+fn login_prompts_on_a_terminal_without_echoing_the_password() {
+    let dir = scratch("login-prompt");
+    if !peer("script") {
+        return;
+    }
+    let Some(registry) = registry_with(&dir, Config::basic(USER, PASSWORD)) else {
+        return;
+    };
+    let host = registry.host();
+    let authfile = dir.join("auth.json");
+    // `script` runs ocimg on a pseudo-terminal fed from our pipe.
+    let command = format!(
+        "{} login --tls-verify=false --authfile {} {host}",
+        env!("CARGO_BIN_EXE_ocimg"),
+        path_str(&authfile)
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HOME", dir.join("home"))
+        .env("XDG_RUNTIME_DIR", dir.join("run"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script");
+    let mut stdin = child.stdin.take().expect("piped");
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        // Each answer after its prompt is up (echo is off only once the prompt is shown).
+        for answer in [USER, PASSWORD] {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            let _ = stdin.write_all(format!("{answer}\n").as_bytes());
+            let _ = stdin.flush();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = writer.join();
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        screen.contains("Username: ") && screen.contains("Password: "),
+        "{screen:?}"
+    );
+    assert!(screen.contains(USER), "the user name is echoed: {screen:?}");
+    assert!(
+        !screen.contains(PASSWORD),
+        "the password is not echoed: {screen:?}"
+    );
+    assert!(screen.contains("Login Succeeded!"), "{screen:?}");
+    assert_eq!(
+        stored_user(&authfile, &host),
+        Some((USER.into(), PASSWORD.into()))
+    );
+}
