@@ -43,6 +43,7 @@ pub const ALL_TARGET_NAMES: &[&str] = &[
     "sign_policy",
     "www_authenticate",
     "link_header",
+    "auth_json",
 ];
 
 /// Typed parse of every document type; what parses must serialize, parse again, and
@@ -146,6 +147,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         "docker_archive_manifest" => listed(DOCKER_ARCHIVE_MANIFEST_SEEDS),
         "www_authenticate" => listed(WWW_AUTHENTICATE_SEEDS),
         "link_header" => listed(LINK_SEEDS),
+        "auth_json" => listed(AUTH_JSON_SEEDS),
         _ => documents.into_iter().map(String::into_bytes).collect(),
     }
 }
@@ -193,6 +195,20 @@ const ENDPOINT_SEEDS: &[&str] = &[
     "oci:",
     "docker://example.com/x",
     ":::",
+];
+
+/// auth.json, config.json and .dockercfg files: entries by host, namespace and URL,
+/// helpers, identity tokens, and broken ones.
+const AUTH_JSON_SEEDS: &[&str] = &[
+    r#"{"auths":{"quay.io":{"auth":"YW5uOnNlY3JldA=="},"quay.io/ns":{"auth":"Ym9iOnB3"}}}"#,
+    r#"{"auths":{"https://index.docker.io/v1/":{"auth":"YTpi","email":"x@y"}},"credsStore":"desktop"}"#,
+    r#"{"auths":{"localhost:5000":{}},"credHelpers":{"localhost:5000":"pass"},"psFormat":"x"}"#,
+    r#"{"auths":{"r.example":{"auth":"","identitytoken":"refresh"}}}"#,
+    r#"{"https://index.docker.io/v1/":{"auth":"YTpi","email":"x@y"}}"#,
+    r#"{"auths":{"q.io":{"auth":"bm9jb2xvbg=="}}}"#,
+    r#"{"auths":{"q.io":{"auth":5}}}"#,
+    r#"{"auths":null,"credHelpers":null}"#,
+    r#"[]"#,
 ];
 
 /// docker-archive `manifest.json` documents: one image, several, odd shapes.

@@ -21,7 +21,15 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "REGISTRY_AUTH_FILE",
         "credentials file when `--authfile` is not given (then \
-         `${XDG_RUNTIME_DIR}/containers/auth.json`, then `~/.docker/config.json`).",
+         `${XDG_RUNTIME_DIR}/containers/auth.json`): `login` and `logout` change it, and \
+         credentials are looked up in it first, then in \
+         `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`, Docker's `config.json` \
+         (`$DOCKER_CONFIG`, else `~/.docker`) and `~/.dockercfg`.",
+    ),
+    (
+        "PATH",
+        "where the `docker-credential-NAME` helpers named by `credHelpers` and \
+         `credsStore` are found.",
     ),
     (
         "SOURCE_DATE_EPOCH",
@@ -41,8 +49,11 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "HTTPS_PROXY, HTTP_PROXY, NO_PROXY",
-        "proxies for https and http requests, and the hosts that bypass them \
-         (lower-case spellings are read too).",
+        "proxies for https and http requests, and the hosts that bypass them, as Go \
+         programs read them (upper case first, then lower case; `HTTP_PROXY` is refused \
+         when `REQUEST_METHOD` is set). `NO_PROXY` lists `*`, domains (`example.com` with \
+         its subdomains, `.example.com` subdomains only), IP addresses and CIDR blocks, \
+         each with an optional `:PORT`; localhost and loopback addresses are never proxied.",
     ),
 ];
 

@@ -97,6 +97,10 @@ enum Command {
     Sign(cmd::sign::Args),
     /// Check an image and its signatures against a trust policy (exit 0 accepted, 1 rejected).
     Verify(cmd::verify::Args),
+    /// Log in to a registry: check the credentials, then store them (as skopeo login).
+    Login(cmd::login::Args),
+    /// Remove a registry's stored credentials (or every registry's, with --all).
+    Logout(cmd::login::LogoutArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
 }
@@ -167,6 +171,8 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Key(args) => cmd::key::run(args),
         Command::Sign(args) => cmd::sign::run(args),
         Command::Verify(args) => cmd::verify::run(args),
+        Command::Login(args) => cmd::login::run(args),
+        Command::Logout(args) => cmd::login::run_logout(args),
         Command::Tag(args) => cmd::tag::run(args),
         Command::Untag(args) => cmd::tag::run_untag(args),
         Command::Ls(args) => cmd::ls::run(args),

@@ -4,3 +4,4 @@
 pub mod cli;
 pub mod fixture;
 pub mod http;
+pub mod registry;

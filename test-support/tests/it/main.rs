@@ -5,6 +5,8 @@ use oci_test_support::cli::{json_of, run, run_with_input, stderr_of};
 use oci_test_support::fixture::{ImageFixture, LayerSpec, LayoutFixture, sha256, tar_of};
 use oci_test_support::scratch;
 
+mod registry;
+
 #[test]
 fn a_layout_fixture_holds_the_image_under_its_tag() {
     let root = scratch!("layout-fixture");
