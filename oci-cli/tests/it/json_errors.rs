@@ -152,6 +152,24 @@ fn every_json_command_prints_one_error_object_on_failure() {
             2,
         ),
         (&["verify", &missing_ref, "--policy", missing], 2),
+        // Registries: a registry that does not answer; a logout with no entry to remove.
+        (
+            &[
+                "login",
+                "127.0.0.1:1",
+                "-u",
+                "ann",
+                "--password",
+                "secret",
+                "--authfile",
+                &dest("auth.json"),
+            ],
+            2,
+        ),
+        (
+            &["logout", "127.0.0.1:1", "--authfile", &dest("auth.json")],
+            2,
+        ),
     ];
     for (args, code) in cases {
         check(args, *code);

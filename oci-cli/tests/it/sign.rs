@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use base64::Engine as _;
-use oci_test_support::cli::peer;
+use oci_test_support::cli::{peer, peer_with};
 use serde_json::Value;
 
 use crate::{ocimg, scratch};
@@ -471,7 +471,11 @@ print('ok')
 
 #[test]
 fn cosign_signature_in_a_layout_checks_with_openssl_and_python() {
-    if !(peer("openssl") && peer("python3")) {
+    if !(peer_with(
+        "openssl",
+        std::process::Command::new("openssl").arg("version"),
+    ) && peer("python3"))
+    {
         return;
     }
     let work = scratch("sign-cosign");
