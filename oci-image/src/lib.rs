@@ -15,7 +15,9 @@ mod tar_index;
 mod transport;
 mod walk;
 
-pub use copy::{Copied, CopyError, CopyOptions, Format, Platforms, copy, copy_image, copy_to};
+pub use copy::{
+    Copied, CopyError, CopyOptions, DEFAULT_JOBS, Format, Platforms, copy, copy_image, copy_to,
+};
 pub use edit::{BUILD_COMPRESSION, BuildError, BuildOptions, Built, build};
 pub use edit::{
     ConfigEdits, EditError, ValueError, ValueReason, Written, check_absolute, check_signal,

@@ -526,6 +526,14 @@ pub trait Destination: Send + Sync {
     /// read nor written again.
     fn has_blob(&self, descriptor: &Descriptor) -> bool;
 
+    /// Makes the blob available without reading it, by a cross-repository mount from
+    /// `source` where both are repositories of the same registry; `Ok(false)` when it
+    /// cannot (the default), and the blob is then copied.
+    fn mount_blob(&self, descriptor: &Descriptor, source: &dyn Source) -> Result<bool, PutError> {
+        let _ = (descriptor, source);
+        Ok(false)
+    }
+
     /// Stores a blob read from `reader`, verified against the descriptor's digest and size
     /// while it streams; nothing is published on a mismatch.
     fn put_blob(&self, descriptor: &Descriptor, reader: &mut dyn Read) -> Result<(), PutError>;
