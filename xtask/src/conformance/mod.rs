@@ -1,10 +1,12 @@
-//! `cargo xtask conformance [--corpus DIR]`: the rule table of REQUIREMENTS.md with the
+//! `cargo xtask conformance [--corpus DIR]`: the rule tables of REQUIREMENTS.md
+//! (`conformance/rules.tsv`) and DISTRIBUTION.md (`conformance/distribution.tsv`) with the
 //! status of every rule, from the repository's own vectors (`conformance/vectors/*.jsonl`,
 //! run through the validator) and named tests (run with `cargo test`), then, with
 //! `--corpus DIR`, agreement with an external vector corpus.
 //!
-//! Output: one line per rule, `ID  LEVEL  STATUS  DETAIL`, STATUS one of `pass`, `FAIL`,
-//! `deferred`, `n/a`; then `rules: N  pass: N  FAIL: N  deferred: N  n/a: N`. With a
+//! Output, per table: a title line, one line per rule, `ID  LEVEL  STATUS  DETAIL`, STATUS
+//! one of `pass`, `FAIL`, `deferred`, `n/a`; then `rules: N  pass: N  FAIL: N  deferred: N
+//! n/a: N`. With a
 //! corpus, one line per file, `FILE  N vectors: N agree, N disagree, N excused`, each
 //! disagreement and excuse on its own indented line, then `corpus: ... ` totals.
 //! Any FAIL or disagreement makes the task fail (exit 1).

@@ -1,8 +1,9 @@
-//! The rule table (`conformance/rules.tsv`) and the repository's own vectors
-//! (`conformance/vectors/*.jsonl`).
+//! The rule tables (`conformance/rules.tsv` for the image-spec checklist,
+//! `conformance/distribution.tsv` for the distribution-spec client checklist) and the
+//! repository's own vectors (`conformance/vectors/*.jsonl`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context as _;
@@ -29,6 +30,56 @@ struct Rule {
     check: Check,
 }
 
+/// One rule table of `conformance/` and the checklist whose rule ids it must list.
+#[derive(Debug, Clone, Copy)]
+struct Table {
+    /// The table's file name in `conformance/`.
+    file: &'static str,
+    /// What the checklist covers, for the report.
+    title: &'static str,
+    /// The checklist's file name in `../shared/conformance/`.
+    checklist: &'static str,
+    /// The environment variable that names the checklist elsewhere.
+    env: &'static str,
+    /// The first letters of the checklist's rule ids (`None`: any id).
+    prefix: Option<&'static str>,
+    /// Whether rows may be checked by the own vectors (`vectors`).
+    vectors: bool,
+}
+
+/// The tables, in the order they are reported.
+const TABLES: [Table; 2] = [
+    Table {
+        file: "rules.tsv",
+        title: "image-spec",
+        checklist: "REQUIREMENTS.md",
+        env: "OCI_REQUIREMENTS",
+        prefix: None,
+        vectors: true,
+    },
+    Table {
+        file: "distribution.tsv",
+        title: "distribution-spec (client)",
+        checklist: "DISTRIBUTION.md",
+        env: "OCI_DISTRIBUTION",
+        prefix: Some("R"),
+        vectors: false,
+    },
+];
+
+/// Parses a rule table; `file` names it in errors, `vectors` says whether `vectors` is a
+/// check it may use.
+fn parse_table(file: &str, text: &str, vectors: bool) -> anyhow::Result<Vec<Rule>> {
+    let rules = parse_rules(text).with_context(|| format!("conformance/{file}"))?;
+    if !vectors && let Some(r) = rules.iter().find(|r| r.check == Check::Vectors) {
+        anyhow::bail!(
+            "conformance/{file}: {} is checked by \"vectors\", but the own vectors check only image-spec rules (name tests instead)",
+            r.id
+        );
+    }
+    Ok(rules)
+}
+
 fn parse_rules(text: &str) -> anyhow::Result<Vec<Rule>> {
     let mut rules = Vec::new();
     let mut seen = BTreeSet::new();
@@ -39,7 +90,7 @@ fn parse_rules(text: &str) -> anyhow::Result<Vec<Rule>> {
         }
         let cols: Vec<&str> = line.split('\t').collect();
         let [id, level, check] = cols[..] else {
-            anyhow::bail!("rules.tsv line {line_no}: expected 3 tab-separated columns");
+            anyhow::bail!("line {line_no}: expected 3 tab-separated columns");
         };
         let check = if check == "vectors" {
             Check::Vectors
@@ -47,24 +98,21 @@ fn parse_rules(text: &str) -> anyhow::Result<Vec<Rule>> {
             let mut words = rest.split_whitespace();
             let krate = words
                 .next()
-                .with_context(|| format!("rules.tsv line {line_no}: tests needs a crate"))?
+                .with_context(|| format!("line {line_no}: tests needs a crate"))?
                 .to_owned();
             let names: Vec<String> = words.map(str::to_owned).collect();
-            anyhow::ensure!(
-                !names.is_empty(),
-                "rules.tsv line {line_no}: tests needs names"
-            );
+            anyhow::ensure!(!names.is_empty(), "line {line_no}: tests needs names");
             Check::Tests { krate, names }
         } else if let Some(rest) = check.strip_prefix("deferred: ") {
             Check::Deferred(rest.to_owned())
         } else if let Some(rest) = check.strip_prefix("n/a: ") {
             Check::NotApplicable(rest.to_owned())
         } else {
-            anyhow::bail!("rules.tsv line {line_no}: unknown check {check:?}");
+            anyhow::bail!("line {line_no}: unknown check {check:?}");
         };
         anyhow::ensure!(
             seen.insert(id.to_owned()),
-            "rules.tsv line {line_no}: {id} listed twice"
+            "line {line_no}: {id} listed twice"
         );
         rules.push(Rule {
             id: id.to_owned(),
@@ -179,16 +227,11 @@ fn load_vectors(dir: &Path) -> anyhow::Result<Vec<Vector>> {
     Ok(vectors)
 }
 
-/// The rule ids of REQUIREMENTS.md, when it is found beside the repository.
-fn requirement_ids() -> Option<(std::path::PathBuf, Vec<String>)> {
-    let candidates = [
-        std::env::var_os("OCI_REQUIREMENTS").map(std::path::PathBuf::from),
-        Some(crate::project_root().join("../shared/conformance/REQUIREMENTS.md")),
-    ];
-    let path = candidates.into_iter().flatten().find(|p| p.is_file())?;
-    let text = std::fs::read_to_string(&path).ok()?;
-    let ids = text
-        .lines()
+/// The rule ids a checklist's tables list: the first cell of every table row that looks
+/// like an id (an uppercase letter, then uppercase letters and digits, with a digit), and,
+/// with `prefix`, starts with it.
+fn checklist_ids(text: &str, prefix: Option<&str>) -> Vec<String> {
+    text.lines()
         .filter_map(|line| {
             let id = line.strip_prefix("| ")?.split(' ').next()?;
             let ok = id.len() >= 2
@@ -196,11 +239,53 @@ fn requirement_ids() -> Option<(std::path::PathBuf, Vec<String>)> {
                 && id
                     .bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-                && id.bytes().any(|b| b.is_ascii_digit());
+                && id.bytes().any(|b| b.is_ascii_digit())
+                && prefix.is_none_or(|p| id.starts_with(p));
             ok.then(|| id.to_owned())
         })
+        .collect()
+}
+
+/// The checklist of `table`, when it is found (named by its environment variable, or
+/// beside the repository in `../shared/conformance/`): its path and rule ids.
+fn find_checklist(table: &Table) -> anyhow::Result<Option<(PathBuf, Vec<String>)>> {
+    let path = match std::env::var_os(table.env) {
+        Some(path) => PathBuf::from(path),
+        None => crate::project_root()
+            .join("../shared/conformance")
+            .join(table.checklist),
+    };
+    if !path.is_file() {
+        // A variable that names a missing file is a mistake; a missing default is not.
+        anyhow::ensure!(
+            std::env::var_os(table.env).is_none(),
+            "{} names {}, which is not a file",
+            table.env,
+            path.display()
+        );
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+    Ok(Some((path, checklist_ids(&text, table.prefix))))
+}
+
+/// Compares a table's ids with its checklist's: the checklist ids without a row, and the
+/// rows whose id the checklist does not have, each in the order they appear.
+fn compare_ids<'a>(rules: &'a [Rule], checklist: &'a [String]) -> (Vec<&'a str>, Vec<&'a str>) {
+    let listed: BTreeSet<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+    let known: BTreeSet<&str> = checklist.iter().map(String::as_str).collect();
+    let missing = checklist
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !listed.contains(id))
         .collect();
-    Some((path, ids))
+    let unknown = rules
+        .iter()
+        .map(|r| r.id.as_str())
+        .filter(|id| !known.contains(id))
+        .collect();
+    (missing, unknown)
 }
 
 /// Runs named tests of one crate; returns the names that passed.
@@ -225,34 +310,133 @@ fn run_tests(krate: &str, names: &BTreeSet<String>) -> anyhow::Result<BTreeSet<S
     Ok(passed)
 }
 
-/// Prints the rule table; returns whether every checked rule passed.
-pub fn run(root: &Path, skip_tests: bool) -> anyhow::Result<bool> {
-    let table = root.join("rules.tsv");
-    let rules = parse_rules(
-        &std::fs::read_to_string(&table).with_context(|| format!("read {}", table.display()))?,
-    )?;
-    let mut ok = true;
-    if let Some((path, ids)) = requirement_ids() {
-        let listed: BTreeSet<&str> = rules.iter().map(|r| r.id.as_str()).collect();
-        let missing: Vec<&String> = ids
-            .iter()
-            .filter(|id| !listed.contains(id.as_str()))
-            .collect();
-        if !missing.is_empty() {
-            println!(
-                "FAIL: rules of {} missing from rules.tsv: {missing:?}",
-                path.display()
-            );
-            ok = false;
+/// Per-table counts of rule statuses.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Counts {
+    pass: usize,
+    fail: usize,
+    deferred: usize,
+    na: usize,
+    skipped: usize,
+}
+
+/// The status and detail of one rule, given the vector results by rule and the tests
+/// that passed by crate (`None`: tests were skipped).
+fn status_of(
+    rule: &Rule,
+    by_rule: &BTreeMap<&str, (usize, Vec<String>)>,
+    passed: Option<&BTreeMap<String, BTreeSet<String>>>,
+) -> (&'static str, String) {
+    match &rule.check {
+        Check::Vectors => match by_rule.get(rule.id.as_str()) {
+            None => ("FAIL", "no vector names this rule".to_owned()),
+            Some((n, failed)) if failed.is_empty() => ("pass", format!("{n} vectors")),
+            Some((n, failed)) => (
+                "FAIL",
+                format!(
+                    "{} of {n} vectors fail: {}",
+                    failed.len(),
+                    failed.join(", ")
+                ),
+            ),
+        },
+        Check::Tests { krate, names } => match passed {
+            None => ("skipped", format!("{krate}: {}", names.join(", "))),
+            Some(passed) => {
+                let got = passed.get(krate.as_str());
+                let failed: Vec<&String> = names
+                    .iter()
+                    .filter(|n| !got.is_some_and(|g| g.contains(*n)))
+                    .collect();
+                if failed.is_empty() {
+                    ("pass", format!("{} tests in {krate}", names.len()))
+                } else {
+                    ("FAIL", format!("{krate}: failed or not found: {failed:?}"))
+                }
+            }
+        },
+        Check::Deferred(why) => ("deferred", why.clone()),
+        Check::NotApplicable(why) => ("n/a", why.clone()),
+    }
+}
+
+/// Prints one table's rules and its coverage line; returns the counts.
+fn report(
+    table: &Table,
+    rules: &[Rule],
+    by_rule: &BTreeMap<&str, (usize, Vec<String>)>,
+    passed: Option<&BTreeMap<String, BTreeSet<String>>>,
+) -> Counts {
+    let mut counts = Counts::default();
+    println!("{} rules (conformance/{}):", table.title, table.file);
+    println!("{:<5} {:<12} {:<8} DETAIL", "RULE", "LEVEL", "STATUS");
+    for r in rules {
+        let (status, detail) = status_of(r, by_rule, passed);
+        match status {
+            "pass" => counts.pass += 1,
+            "FAIL" => counts.fail += 1,
+            "deferred" => counts.deferred += 1,
+            "n/a" => counts.na += 1,
+            _ => counts.skipped += 1,
         }
-    } else {
-        println!(
-            "note: REQUIREMENTS.md not found beside the repository; completeness of rules.tsv not checked"
-        );
+        println!("{:<5} {:<12} {:<8} {detail}", r.id, r.level, status);
+    }
+    println!(
+        "rules: {}  pass: {}  FAIL: {}  deferred: {}  n/a: {}{}",
+        rules.len(),
+        counts.pass,
+        counts.fail,
+        counts.deferred,
+        counts.na,
+        if counts.skipped > 0 {
+            format!("  skipped: {}", counts.skipped)
+        } else {
+            String::new()
+        }
+    );
+    counts
+}
+
+/// Prints every rule table; returns whether every checked rule passed.
+pub fn run(root: &Path, skip_tests: bool) -> anyhow::Result<bool> {
+    let mut ok = true;
+    let mut tables = Vec::new();
+    for table in TABLES {
+        let path = root.join(table.file);
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+        let rules = parse_table(table.file, &text, table.vectors)?;
+        match find_checklist(&table)? {
+            Some((checklist, ids)) => {
+                let (missing, unknown) = compare_ids(&rules, &ids);
+                if !missing.is_empty() {
+                    println!(
+                        "FAIL: rules of {} missing from conformance/{}: {missing:?}",
+                        checklist.display(),
+                        table.file
+                    );
+                    ok = false;
+                }
+                if !unknown.is_empty() {
+                    println!(
+                        "FAIL: rows of conformance/{} that {} does not have: {unknown:?}",
+                        table.file,
+                        checklist.display()
+                    );
+                    ok = false;
+                }
+            }
+            None => println!(
+                "note: {} not found beside the repository (or by {}); completeness of conformance/{} not checked",
+                table.checklist, table.env, table.file
+            ),
+        }
+        tables.push((table, rules));
     }
 
-    // Own vectors, by rule.
+    // Own vectors, by rule (image-spec rules only).
     let vectors = load_vectors(&root.join("vectors"))?;
+    let image_rules = &tables[0].1;
     let mut by_rule: BTreeMap<&str, (usize, Vec<String>)> = BTreeMap::new();
     let mut vector_failures = 0;
     for v in &vectors {
@@ -263,7 +447,7 @@ pub fn run(root: &Path, skip_tests: bool) -> anyhow::Result<bool> {
         }
         for rule in &v.rules {
             anyhow::ensure!(
-                rules.iter().any(|r| &r.id == rule),
+                image_rules.iter().any(|r| &r.id == rule),
                 "vector {} names rule {rule}, which rules.tsv does not list",
                 v.id
             );
@@ -278,78 +462,37 @@ pub fn run(root: &Path, skip_tests: bool) -> anyhow::Result<bool> {
         ok = false;
     }
 
-    // Named tests, one cargo run per crate.
-    let mut wanted: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for r in &rules {
-        if let Check::Tests { krate, names } = &r.check {
-            wanted
-                .entry(krate)
-                .or_default()
-                .extend(names.iter().cloned());
+    // Named tests of every table, one cargo run per crate.
+    let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (_, rules) in &tables {
+        for r in rules {
+            if let Check::Tests { krate, names } = &r.check {
+                wanted
+                    .entry(krate.clone())
+                    .or_default()
+                    .extend(names.iter().cloned());
+            }
         }
     }
-    let mut passed: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    if !skip_tests {
+    let passed = if skip_tests {
+        None
+    } else {
+        let mut passed = BTreeMap::new();
         for (krate, names) in &wanted {
-            passed.insert(krate, run_tests(krate, names)?);
+            passed.insert(krate.clone(), run_tests(krate, names)?);
         }
-    }
+        Some(passed)
+    };
 
-    let (mut n_pass, mut n_fail, mut n_deferred, mut n_na, mut n_skipped) = (0, 0, 0, 0, 0);
-    println!("{:<5} {:<12} {:<8} DETAIL", "RULE", "LEVEL", "STATUS");
-    for r in &rules {
-        let (status, detail) = match &r.check {
-            Check::Vectors => match by_rule.get(r.id.as_str()) {
-                None => ("FAIL", "no vector names this rule".to_owned()),
-                Some((n, failed)) if failed.is_empty() => ("pass", format!("{n} vectors")),
-                Some((n, failed)) => (
-                    "FAIL",
-                    format!(
-                        "{} of {n} vectors fail: {}",
-                        failed.len(),
-                        failed.join(", ")
-                    ),
-                ),
-            },
-            Check::Tests { krate, names } if skip_tests => {
-                n_skipped += 1;
-                ("skipped", format!("{krate}: {}", names.join(", ")))
-            }
-            Check::Tests { krate, names } => {
-                let got = passed.get(krate.as_str());
-                let failed: Vec<&String> = names
-                    .iter()
-                    .filter(|n| !got.is_some_and(|g| g.contains(*n)))
-                    .collect();
-                if failed.is_empty() {
-                    ("pass", format!("{} tests in {krate}", names.len()))
-                } else {
-                    ("FAIL", format!("{krate}: failed or not found: {failed:?}"))
-                }
-            }
-            Check::Deferred(why) => ("deferred", why.clone()),
-            Check::NotApplicable(why) => ("n/a", why.clone()),
-        };
-        match status {
-            "pass" => n_pass += 1,
-            "FAIL" => n_fail += 1,
-            "deferred" => n_deferred += 1,
-            "n/a" => n_na += 1,
-            _ => {}
+    for (i, (table, rules)) in tables.iter().enumerate() {
+        if i > 0 {
+            println!();
         }
-        println!("{:<5} {:<12} {:<8} {detail}", r.id, r.level, status);
+        let counts = report(table, rules, &by_rule, passed.as_ref());
+        ok &= counts.fail == 0;
     }
-    println!(
-        "rules: {}  pass: {n_pass}  FAIL: {n_fail}  deferred: {n_deferred}  n/a: {n_na}{}",
-        rules.len(),
-        if n_skipped > 0 {
-            format!("  skipped: {n_skipped}")
-        } else {
-            String::new()
-        }
-    );
     println!("own vectors: {}  failed: {vector_failures}", vectors.len());
-    Ok(ok && n_fail == 0)
+    Ok(ok)
 }
 
 #[cfg(test)]
@@ -390,6 +533,92 @@ mod tests {
         let vectors = load_vectors(&root.join("vectors")).expect("vectors load");
         for v in &vectors {
             assert_eq!(v.run().expect("runs"), Ok(()), "{}", v.id);
+        }
+    }
+
+    #[test]
+    fn distribution_table_takes_no_vectors() {
+        let err = parse_table("distribution.tsv", "R1\tMUST\tvectors\n", false)
+            .expect_err("vectors refused");
+        assert!(format!("{err:#}").contains("R1"), "{err:#}");
+        let rules = parse_table(
+            "distribution.tsv",
+            "R1\tMUST\tdeferred: issue 10\nR2\tMUST\ttests oci-registry a::b\n",
+            false,
+        )
+        .expect("parses");
+        assert_eq!(rules.len(), 2);
+        let err = parse_table("distribution.tsv", "R1\tMUST\tsoon\n", false).expect_err("bad");
+        assert!(
+            format!("{err:#}").starts_with("conformance/distribution.tsv: line 1"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn checklist_ids_come_from_table_rows_with_the_prefix() {
+        let text = "# Title\n\n| # | Rule | Level | Who |\n|---|---|---|---|\n\
+                    | R1 | a rule | MUST | client |\n| R12 | another | SHOULD | both |\n\
+                    | D3 | not ours | MUST | x |\n| Rx | no digit | MUST | x |\n";
+        assert_eq!(checklist_ids(text, Some("R")), ["R1", "R12"]);
+        assert_eq!(checklist_ids(text, None), ["R1", "R12", "D3"]);
+    }
+
+    #[test]
+    fn completeness_is_checked_both_ways() {
+        let rules = parse_rules("R1\tMUST\tdeferred: x\nR3\tMUST\tdeferred: x\n").expect("parses");
+        let checklist = ["R1".to_owned(), "R2".to_owned()];
+        assert_eq!(compare_ids(&rules, &checklist), (vec!["R2"], vec!["R3"]));
+        let full = ["R1".to_owned(), "R3".to_owned()];
+        assert_eq!(compare_ids(&rules, &full), (vec![], vec![]));
+    }
+
+    #[test]
+    fn named_tests_pass_only_when_every_one_passed() {
+        let rules = parse_rules(
+            "R1\tMUST\ttests oci-registry a::one a::two\nR2\tMUST\tdeferred: issue 10\n",
+        )
+        .expect("parses");
+        let none = BTreeMap::new();
+        let mut passed = BTreeMap::new();
+        passed.insert(
+            "oci-registry".to_owned(),
+            BTreeSet::from(["a::one".to_owned()]),
+        );
+        let (status, detail) = status_of(&rules[0], &none, Some(&passed));
+        assert_eq!(status, "FAIL", "{detail}");
+        assert!(detail.contains("a::two"), "{detail}");
+        passed
+            .get_mut("oci-registry")
+            .expect("entry")
+            .insert("a::two".to_owned());
+        assert_eq!(status_of(&rules[0], &none, Some(&passed)).0, "pass");
+        assert_eq!(status_of(&rules[0], &none, None).0, "skipped");
+        assert_eq!(status_of(&rules[1], &none, Some(&passed)).0, "deferred");
+    }
+
+    #[test]
+    fn repository_distribution_table_lists_every_rule() {
+        let table = TABLES[1];
+        let root = crate::project_root().join("conformance");
+        let text = std::fs::read_to_string(root.join(table.file)).expect("distribution.tsv");
+        let rules = parse_table(table.file, &text, table.vectors).expect("parses");
+        match find_checklist(&table).expect("checklist readable") {
+            Some((path, ids)) => {
+                let (missing, unknown) = compare_ids(&rules, &ids);
+                assert!(
+                    missing.is_empty() && unknown.is_empty(),
+                    "{}: missing rows {missing:?}, unknown rows {unknown:?}",
+                    path.display()
+                );
+            }
+            // Without the checklist, the ids still run R1, R2, ... without a gap.
+            None => {
+                let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+                let expected: Vec<String> = (1..=ids.len()).map(|n| format!("R{n}")).collect();
+                assert_eq!(ids, expected);
+                assert!(ids.len() >= 120, "{} rows", ids.len());
+            }
         }
     }
 
