@@ -36,7 +36,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "OCIMG_LOG",
         "log filter for standard error (`debug` does what `--debug` does; \
-         tracing's `EnvFilter` syntax, for example `oci_naming=debug`).",
+         tracing's `EnvFilter` syntax, for example `oci_registry=debug`).",
     ),
     (
         "HTTPS_PROXY, HTTP_PROXY, NO_PROXY",

@@ -1,5 +1,5 @@
 //! Logging through `tracing` on standard error: `--debug` (or `OCIMG_LOG=debug`, or any
-//! `tracing-subscriber` filter such as `OCIMG_LOG=oci_naming=debug`) logs each step and
+//! `tracing-subscriber` filter such as `OCIMG_LOG=oci_registry=debug`) logs each step and
 //! each HTTP request; by default only warnings and errors the libraries log appear, and
 //! `-q` keeps errors only.
 

@@ -6,10 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use oci_naming::{
-    Client, ClientOptions, ConfigLocations, DiscoverError, Discoverer, HostBasedName, Limits,
-    LocalConfig, RegistriesConf,
-};
+use oci_naming::{ConfigLocations, HostBasedName, LocalConfig, RegistriesConf};
+use oci_registry::discovery::{DiscoverError, Discoverer, Limits};
+use oci_registry::http::{Client, ClientOptions};
 use serde_json::{Value, json};
 
 use crate::Outcome;

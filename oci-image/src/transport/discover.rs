@@ -11,7 +11,9 @@
 use std::io::{self, Read};
 
 use oci_digest::{VerifyError, VerifyingReader};
-use oci_naming::{DiscoverError, Discoverer, Discovery, Entry, FetchError, HostBasedName};
+use oci_naming::{Entry, HostBasedName};
+use oci_registry::discovery::{DiscoverError, Discoverer, Discovery};
+use oci_registry::http::FetchError;
 use oci_spec_types::{Descriptor, Digest, Platform, PlatformMatcher};
 
 use super::{BlobOpenError, BlobReader, CasFailures, Damage, Location, Source, Transport};

@@ -86,7 +86,7 @@ pub enum Damage {
 /// What each CAS engine asked for a blob answered, in order.
 #[derive(Debug, thiserror::Error)]
 #[error("tried: {}", .0.iter().map(|e| oci_naming::error_chain(e)).collect::<Vec<_>>().join("; "))]
-pub struct CasFailures(pub Vec<oci_naming::FetchError>);
+pub struct CasFailures(pub Vec<oci_registry::http::FetchError>);
 
 /// Why a source could not open a blob. Each variant names the transport, where its
 /// content is, and the digest; the cause is its [`source`](std::error::Error::source).
@@ -316,7 +316,7 @@ pub enum SourceError {
     Discover(#[from] DiscoverSourceError),
     /// The local discovery configuration could not be read.
     #[error("cannot load the discovery configuration")]
-    DiscoveryConfig(#[source] oci_naming::DiscoverError),
+    DiscoveryConfig(#[source] oci_naming::LocalConfigError),
     /// `discover:` names a source only.
     #[error("discover:{name} cannot be written to")]
     NotWritable {
@@ -410,7 +410,7 @@ pub struct OpenOptions {
     pub scratch: Option<PathBuf>,
     /// The discoverer for `discover:` names (client options, local configuration,
     /// limits); `None`: default client options and the XDG configuration.
-    pub discoverer: Option<oci_naming::Discoverer>,
+    pub discoverer: Option<oci_registry::discovery::Discoverer>,
 }
 
 impl OpenOptions {
@@ -422,15 +422,15 @@ impl OpenOptions {
         scratch_dir_of(file)
     }
 
-    fn discoverer(&self) -> Result<oci_naming::Discoverer, SourceError> {
+    fn discoverer(&self) -> Result<oci_registry::discovery::Discoverer, SourceError> {
         if let Some(d) = &self.discoverer {
             return Ok(d.clone());
         }
         let local = oci_naming::LocalConfig::load_xdg().map_err(SourceError::DiscoveryConfig)?;
-        Ok(oci_naming::Discoverer::new(
-            oci_naming::Client::new(oci_naming::ClientOptions::default()),
+        Ok(oci_registry::discovery::Discoverer::new(
+            oci_registry::http::Client::new(oci_registry::http::ClientOptions::default()),
             local,
-            oci_naming::Limits::default(),
+            oci_registry::discovery::Limits::default(),
         ))
     }
 }

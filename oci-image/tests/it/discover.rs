@@ -7,7 +7,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use oci_image::{BlobOpenError, DiscoverSource, DiscoverSourceError, Source, read_error};
-use oci_naming::{Client, ClientOptions, Discoverer, Limits, LocalConfig};
+use oci_naming::LocalConfig;
+use oci_registry::discovery::{Discoverer, Limits};
+use oci_registry::http::{Client, ClientOptions};
 use oci_spec_types::{Descriptor, Document, ImageConfig, ImageManifest, Platform, media_type};
 use oci_test_support::http::{Reply, Server};
 use serde_json::{Value, json};

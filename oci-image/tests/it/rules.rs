@@ -13,7 +13,9 @@ use oci_image::{
     Inspection, Layout, LayoutSource, Reference, UnpackOptions, build, bundle, copy,
 };
 use oci_layer::Compression;
-use oci_naming::{Client, ClientOptions, Discoverer, Limits, LocalConfig};
+use oci_naming::LocalConfig;
+use oci_registry::discovery::{Discoverer, Limits};
+use oci_registry::http::{Client, ClientOptions};
 use oci_spec_types::annotations::{BASE_DIGEST, BASE_NAME, REF_NAME};
 use oci_spec_types::{
     Algorithm, Descriptor, Digest, Document, ImageConfig, ImageIndex, ImageManifest, media_type,

@@ -7,7 +7,6 @@ mod corpus;
 mod discovery;
 mod reference;
 mod registries;
-mod stream;
 
 /// The xtask corpus runner, compiled here too so that `cargo test -p oci-naming` checks
 /// the upstream vectors without xtask. Its `use super::{Outcome, Status}` finds the two

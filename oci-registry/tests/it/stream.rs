@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use oci_naming::{Client, ClientOptions, FetchError};
+use oci_registry::http::{Client, ClientOptions, FetchError};
 
 use oci_test_support::http::{Reply, Server};
 

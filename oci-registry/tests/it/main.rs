@@ -1,0 +1,8 @@
+//! Integration tests of oci-registry: the HTTP client, discovery's network walk and the
+//! distribution protocol, against the scripted server of test-support and real peers.
+
+// Skipped peers are reported on standard error, as the project's test rules ask.
+#![allow(clippy::print_stderr)]
+
+mod discovery;
+mod stream;
