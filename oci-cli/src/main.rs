@@ -85,6 +85,10 @@ enum Command {
     Copy(cmd::copy::Args),
     /// Generate signing keys (cosign key pairs).
     Key(cmd::key::Args),
+    /// Log in to a registry: check the credentials, then store them (as skopeo login).
+    Login(cmd::login::Args),
+    /// Remove a registry's stored credentials (or every registry's, with --all).
+    Logout(cmd::login::LogoutArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
 }
@@ -152,6 +156,8 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Layer(args) => cmd::layer::run(args),
         Command::Init(args) => cmd::init::run(args),
         Command::Key(args) => cmd::key::run(args),
+        Command::Login(args) => cmd::login::run(args),
+        Command::Logout(args) => cmd::login::run_logout(args),
         Command::Tag(args) => cmd::tag::run(args),
         Command::Untag(args) => cmd::tag::run_untag(args),
         Command::Ls(args) => cmd::ls::run(args),

@@ -15,6 +15,7 @@ pub mod layer;
 pub mod layer_apply;
 pub mod layer_create;
 pub mod layer_ls;
+pub mod login;
 pub mod ls;
 pub mod name;
 pub mod tag;

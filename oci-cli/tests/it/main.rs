@@ -9,6 +9,7 @@ mod json_errors;
 mod key;
 mod layer_apply;
 mod layer_create;
+mod login;
 mod name;
 mod output;
 mod unpack;
