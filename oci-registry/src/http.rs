@@ -100,9 +100,9 @@ pub struct Fetched {
 }
 
 #[derive(Debug)]
-struct ConnectTo {
-    map: Vec<(String, SocketAddr)>,
-    fallback: DefaultResolver,
+pub(crate) struct ConnectTo {
+    pub(crate) map: Vec<(String, SocketAddr)>,
+    pub(crate) fallback: DefaultResolver,
 }
 
 impl Resolver for ConnectTo {
@@ -300,7 +300,7 @@ fn log_request<T>(
 }
 
 /// `url` with any `user:password@` replaced by `***@`.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
