@@ -57,7 +57,8 @@ pub use transport::{
     BlobOpenError, BlobReader, BlobSink, Capabilities, CasFailures, Damage, Destination,
     DestinationError, DiscoverSource, DiscoverSourceError, DockerArchiveDestination, Endpoint,
     EndpointError, LayoutDestination, LayoutSource, Location, OciArchiveDestination,
-    OciArchiveSource, OpenOptions, ReferrersError, Source, SourceError, TRANSPORTS, Transport,
-    archive_lock_path, open_destination, open_endpoint, open_endpoint_destination, open_source,
-    read_error,
+    OciArchiveSource, OpenOptions, ReferrersError, RegistryDestination, RegistryError,
+    RegistryOptions, RegistrySource, Source, SourceError, TRANSPORTS, Transport, archive_lock_path,
+    delete_image, list_tags, open_destination, open_endpoint, open_endpoint_destination,
+    open_endpoint_destination_with, open_source, read_error,
 };

@@ -42,9 +42,7 @@ pub fn parse_link(header: &str) -> Vec<Link> {
                 break;
             };
             rest = after.trim_start_matches([' ', '\t']);
-            let name_end = rest
-                .find(['=', ';', ','])
-                .unwrap_or(rest.len());
+            let name_end = rest.find(['=', ';', ',']).unwrap_or(rest.len());
             let name = rest[..name_end].trim().to_ascii_lowercase();
             rest = &rest[name_end..];
             let mut value = String::new();

@@ -263,3 +263,19 @@ impl TlsOptions {
             .build())
     }
 }
+
+/// TLS trust as these options say (certs.d, `--cert-dir`), verification as the client
+/// decides per host (off for an insecure registry); no proxy.
+impl crate::Network for TlsOptions {
+    fn tls_config(&self, host: &str, verify: bool) -> Result<TlsConfig, crate::NetworkError> {
+        let options = TlsOptions {
+            verify: verify && self.verify,
+            ..self.clone()
+        };
+        Ok(options.config_for(host)?)
+    }
+
+    fn proxy(&self, _url: &str) -> Result<Option<ureq::Proxy>, crate::NetworkError> {
+        Ok(None)
+    }
+}

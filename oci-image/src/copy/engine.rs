@@ -20,7 +20,7 @@ use crate::resolve::{MAX_DEPTH, MAX_DOCUMENT_SIZE, platform_string};
 use crate::transport::{BlobOpenError, Source, read_error};
 use crate::transport::{
     Destination, DestinationError, Endpoint, OpenOptions, SourceError, open_endpoint,
-    open_endpoint_destination, scratch_dir_of,
+    open_endpoint_destination_with, scratch_dir_of,
 };
 use crate::{Progress, UnpackEvent as Event};
 
@@ -68,6 +68,11 @@ pub struct CopyOptions {
     /// Blobs of one manifest (config and layers) transferred at a time; 0 means
     /// [`DEFAULT_JOBS`].
     pub jobs: usize,
+    /// Copy the manifests whose `subject` is a copied manifest (signatures, SBOMs) too,
+    /// where the source can list them ([`Source::referrers`]).
+    pub include_referrers: bool,
+    /// How a `docker://` destination is reached.
+    pub registry: crate::RegistryOptions,
     /// Progress observer: [`Event::Layer`](crate::UnpackEvent::Layer) when a layer
     /// starts (its position among the manifest's layers), then
     /// [`Event::Read`](crate::UnpackEvent::Read) as its bytes are read.
@@ -230,6 +235,9 @@ pub enum CopyError {
     /// The source could not be opened ([`copy_image`]).
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// The referrers of a copied manifest could not be listed (`include_referrers`).
+    #[error(transparent)]
+    Referrers(#[from] crate::ReferrersError),
 }
 
 impl CopyError {
@@ -253,6 +261,7 @@ impl CopyError {
             }
             CopyError::Destination(e) => e.is_check_failure(),
             CopyError::Source(e) => e.is_check_failure(),
+            CopyError::Referrers(e) => e.is_check_failure(),
             CopyError::NoPlatform { .. }
             | CopyError::DigestDestination { .. }
             | CopyError::DiscoverDestination { .. }
@@ -314,14 +323,15 @@ pub fn copy(
             destination: destination.to_string(),
         });
     }
-    let opened = open_endpoint_destination(destination).map_err(|e| match e {
-        DestinationError::DigestReference { destination } => CopyError::DigestDestination {
-            destination: destination.to_string(),
-        },
-        DestinationError::InvalidTag { tag } => CopyError::InvalidTag { tag },
-        DestinationError::NotWritable { name } => CopyError::DiscoverDestination { name },
-        other => CopyError::Destination(other),
-    })?;
+    let opened =
+        open_endpoint_destination_with(destination, &options.registry).map_err(|e| match e {
+            DestinationError::DigestReference { destination } => CopyError::DigestDestination {
+                destination: destination.to_string(),
+            },
+            DestinationError::InvalidTag { tag } => CopyError::InvalidTag { tag },
+            DestinationError::NotWritable { name } => CopyError::DiscoverDestination { name },
+            other => CopyError::Destination(other),
+        })?;
     copy_to(source, opened, options)
 }
 
@@ -344,7 +354,7 @@ pub fn copy_image(
             Endpoint::OciArchive { file, .. } | Endpoint::DockerArchive { file, .. } => {
                 scratch_dir_of(file)
             }
-            Endpoint::Discover(_) => std::path::PathBuf::from("."),
+            Endpoint::Discover(_) | Endpoint::Docker(_) => std::path::PathBuf::from("."),
         });
     }
     let mut options = options.clone();
@@ -400,6 +410,9 @@ pub fn copy_to(
     let (root, copied, skipped, mounted) = {
         let mut engine = Engine::new(source, destination.as_ref(), options);
         let root = engine.run()?;
+        if options.include_referrers {
+            engine.copy_referrers()?;
+        }
         (
             root,
             engine.copied.into_inner(),
@@ -521,6 +534,12 @@ struct Engine<'a> {
     copied: AtomicU64,
     skipped: AtomicU64,
     mounted: AtomicU64,
+    /// Manifests and indexes written byte for byte (their digest kept): their referrers
+    /// still refer to them.
+    subjects: Vec<Digest>,
+    /// Copying referrers: documents go byte for byte (no conversion, no recompression),
+    /// since a signature names its subject's exact bytes.
+    verbatim: bool,
 }
 
 impl<'a> Engine<'a> {
@@ -537,6 +556,8 @@ impl<'a> Engine<'a> {
             copied: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
             mounted: AtomicU64::new(0),
+            subjects: Vec::new(),
+            verbatim: false,
         }
     }
 
@@ -556,6 +577,30 @@ impl<'a> Engine<'a> {
                 self.copy_manifest(&descriptor, bytes, manifest)
             }
         }
+    }
+
+    /// Copies the referrers of every manifest copied byte for byte, and theirs in turn
+    /// (a signature of an SBOM), each once, byte for byte; the destination lists them
+    /// ([`Destination::add_referrer`]). A source that cannot hold referrers has none.
+    fn copy_referrers(&mut self) -> Result<(), CopyError> {
+        let mut queue = std::mem::take(&mut self.subjects);
+        let mut seen = std::collections::BTreeSet::new();
+        self.verbatim = true;
+        while let Some(subject) = queue.pop() {
+            if !seen.insert(subject.clone()) {
+                continue;
+            }
+            let Some(referrers) = self.source.referrers(&subject)? else {
+                continue;
+            };
+            for referrer in referrers {
+                let written = self.copy_node(&referrer, 0)?;
+                self.destination.add_referrer(&written);
+                queue.append(&mut self.subjects);
+                queue.push(written.digest);
+            }
+        }
+        Ok(())
     }
 
     /// Reads a manifest or index of the source, verified.
@@ -587,7 +632,7 @@ impl<'a> Engine<'a> {
     }
 
     fn target_format(&self, source_format: Format) -> Format {
-        if self.own_format {
+        if self.own_format || self.verbatim {
             return source_format;
         }
         self.options.format.unwrap_or(source_format)
@@ -820,7 +865,7 @@ impl<'a> Engine<'a> {
 
     /// The compression `layer` is to be recompressed into, if any.
     fn recompression_of(&self, layer: &Descriptor) -> Option<Compression> {
-        if self.own_format {
+        if self.own_format || self.verbatim {
             return None;
         }
         let wanted = self.options.compress?;
@@ -882,7 +927,9 @@ impl<'a> Engine<'a> {
         media_type: &str,
     ) -> Result<Descriptor, CopyError> {
         let mut descriptor = original.clone();
-        if !unchanged {
+        if unchanged {
+            self.subjects.push(descriptor.digest.clone());
+        } else {
             let measured = oci_digest::Digester::digest_bytes(Algorithm::Sha256, &bytes);
             descriptor.digest = measured.digest;
             descriptor.size = measured.size;

@@ -604,6 +604,11 @@ fn mismatch(
     descriptor: &Descriptor,
     error: &io::Error,
 ) -> Option<UnpackError> {
+    if crate::transport::registry::content_error(error).is_some() {
+        return Some(UnpackError::Image(ImageError::Blob(read_error(
+            source, descriptor, error,
+        ))));
+    }
     match VerifyError::from_io(error)? {
         VerifyError::DigestMismatch { expected, actual } => Some(UnpackError::Layer {
             digest: descriptor.digest.clone(),

@@ -9,6 +9,7 @@ pub(crate) mod docker_archive;
 pub(crate) mod endpoint;
 pub(crate) mod layout;
 pub(crate) mod oci_archive;
+pub(crate) mod registry;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,9 @@ pub use self::docker_archive::{DockerArchiveError, DockerArchiveSource};
 pub use self::endpoint::{Endpoint, EndpointError, TRANSPORTS};
 pub use self::layout::{LayoutDestination, LayoutSource};
 pub use self::oci_archive::{OciArchiveDestination, OciArchiveSource, archive_lock_path};
+pub use self::registry::{
+    RegistryDestination, RegistryError, RegistryOptions, RegistrySource, delete_image, list_tags,
+};
 use crate::layout::{IndexError, InitError, LockError, OpenError, WriteError};
 use crate::resolve::ResolveError;
 use crate::tar_index::TarIndexError;
@@ -72,6 +76,10 @@ pub enum Damage {
     /// The layout's store holds something that cannot be the blob.
     #[error(transparent)]
     Store(oci_digest::OpenError),
+    /// The registry sent something that cannot be the blob (a digest header that does not
+    /// match, a manifest over the limit).
+    #[error("the registry's answer does not match")]
+    Registry(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// No CAS engine sent the blob's bytes (a longer body).
     #[error("no CAS engine sent its {size} bytes")]
     CasLength {
@@ -274,12 +282,16 @@ pub trait Source: Send + Sync {
 }
 
 /// Turns an error met while reading a blob into a [`BlobOpenError`]: a digest or size
-/// mismatch is [`BlobOpenError::Damaged`], anything else [`BlobOpenError::Unavailable`].
+/// mismatch (found by the reader, or by a registry client) is
+/// [`BlobOpenError::Damaged`], anything else [`BlobOpenError::Unavailable`].
 pub fn read_error<S: Source + ?Sized>(
     source: &S,
     descriptor: &Descriptor,
     error: &io::Error,
 ) -> BlobOpenError {
+    if let Some(e) = registry::content_error(error) {
+        return BlobOpenError::damaged(source, &descriptor.digest, Damage::Registry(Box::new(e)));
+    }
     match oci_digest::VerifyError::from_io(error) {
         Some(v) => BlobOpenError::damaged(source, &descriptor.digest, v.clone()),
         None => BlobOpenError::unavailable(
@@ -317,6 +329,9 @@ pub enum SourceError {
     /// The local discovery configuration could not be read.
     #[error("cannot load the discovery configuration")]
     DiscoveryConfig(#[source] oci_naming::LocalConfigError),
+    /// The registry could not be reached, or has no such image.
+    #[error(transparent)]
+    Registry(Box<RegistryError>),
     /// `discover:` names a source only.
     #[error("discover:{name} cannot be written to")]
     NotWritable {
@@ -356,6 +371,7 @@ impl SourceError {
             SourceError::DockerArchive(e) => e.is_check_failure(),
             SourceError::Blob(e) => e.is_check_failure(),
             SourceError::Discover(e) => e.is_check_failure(),
+            SourceError::Registry(e) => e.is_check_failure(),
             SourceError::Endpoint(_)
             | SourceError::Unavailable { .. }
             | SourceError::DiscoveryConfig(_)
@@ -375,6 +391,8 @@ pub enum Transport {
     DockerArchive,
     /// `discover:`, DNS-federated discovery.
     Discover,
+    /// `docker://`, a registry.
+    Docker,
 }
 
 impl std::fmt::Display for Transport {
@@ -384,6 +402,7 @@ impl std::fmt::Display for Transport {
             Transport::OciArchive => "oci-archive",
             Transport::DockerArchive => "docker-archive",
             Transport::Discover => "discover",
+            Transport::Docker => "docker",
         })
     }
 }
@@ -411,6 +430,8 @@ pub struct OpenOptions {
     /// The discoverer for `discover:` names (client options, local configuration,
     /// limits); `None`: default client options and the XDG configuration.
     pub discoverer: Option<oci_registry::discovery::Discoverer>,
+    /// How a `docker://` source is reached.
+    pub registry: RegistryOptions,
 }
 
 impl OpenOptions {
@@ -476,6 +497,10 @@ pub fn open_endpoint(
         Endpoint::Discover(name) => {
             Box::new(DiscoverSource::open_all(name, options.discoverer()?)?)
         }
+        Endpoint::Docker(reference) => Box::new(
+            RegistrySource::open(reference, &options.registry)
+                .map_err(|e| SourceError::Registry(Box::new(e)))?,
+        ),
     })
 }
 
@@ -540,6 +565,15 @@ pub trait Destination: Send + Sync {
 
     /// A writer for a blob whose digest is known only once written.
     fn blob_sink(&self, algorithm: Algorithm) -> Result<Box<dyn BlobSink + '_>, PutError>;
+
+    /// Records `referrer` (a manifest stored with [`put_blob`](Destination::put_blob),
+    /// whose `subject` is a stored manifest) so that [`commit`](Destination::commit) lists
+    /// it where the transport lists referrers (a layout's `index.json`, untagged). The
+    /// default does nothing: a registry indexes referrers itself (or the destination
+    /// updates the tag fallback as it stores them), and a docker-archive holds none.
+    fn add_referrer(&self, referrer: &Descriptor) {
+        let _ = referrer;
+    }
 
     /// Names `root` (under the tag the destination was opened with), after every blob
     /// under it is stored; returns the descriptor of what the destination names (for a
@@ -617,6 +651,18 @@ pub enum DestinationError {
         #[source]
         source: io::Error,
     },
+    /// The registry could not be reached or refused the destination.
+    #[error(transparent)]
+    Open(Box<RegistryError>),
+    /// The registry refused a manifest or the tag.
+    #[error("cannot write {destination}")]
+    Registry {
+        /// The destination.
+        destination: String,
+        /// The registry's answer.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl DestinationError {
@@ -632,7 +678,9 @@ impl DestinationError {
                 matches!(**source, PutError::Mismatch(_) | PutError::Unverifiable(_))
             }
             DestinationError::DockerArchive(e) => e.is_check_failure(),
+            DestinationError::Open(e) => e.is_check_failure(),
             DestinationError::Endpoint(_)
+            | DestinationError::Registry { .. }
             | DestinationError::DigestReference { .. }
             | DestinationError::NotWritable { .. }
             | DestinationError::Layout(_)
@@ -644,8 +692,9 @@ impl DestinationError {
 }
 
 /// Opens `image` for writing: `oci:DIR[:TAG]` (the layout created when missing),
-/// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:NAME:TAG]`, or a bare `DIR[:TAG]`.
-/// Temp files go beside the destination.
+/// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:NAME:TAG]`, `docker://HOST/REPO[:TAG]`
+/// (with default registry options), or a bare `DIR[:TAG]`. Temp files go beside the
+/// destination.
 pub fn open_destination(image: &str) -> Result<Box<dyn Destination>, DestinationError> {
     open_endpoint_destination(&Endpoint::parse_image(image)?)
 }
@@ -654,7 +703,26 @@ pub fn open_destination(image: &str) -> Result<Box<dyn Destination>, Destination
 pub fn open_endpoint_destination(
     endpoint: &Endpoint,
 ) -> Result<Box<dyn Destination>, DestinationError> {
+    open_endpoint_destination_with(endpoint, &RegistryOptions::default())
+}
+
+/// Opens a parsed endpoint for writing, a `docker://` one with `registry`'s options.
+pub fn open_endpoint_destination_with(
+    endpoint: &Endpoint,
+    registry: &RegistryOptions,
+) -> Result<Box<dyn Destination>, DestinationError> {
     Ok(match endpoint {
+        Endpoint::Docker(reference) => {
+            if reference.digest().is_some() {
+                return Err(DestinationError::DigestReference {
+                    destination: endpoint.clone(),
+                });
+            }
+            Box::new(
+                RegistryDestination::open(reference, registry)
+                    .map_err(|e| DestinationError::Open(Box::new(e)))?,
+            )
+        }
         Endpoint::Oci(name) => {
             let tag = destination_tag(endpoint, name.reference.as_ref())?;
             Box::new(LayoutDestination::open(&name.dir, tag)?)

@@ -9,6 +9,7 @@ mod fsck;
 mod gc;
 mod layout;
 mod name;
+mod registry;
 mod rules;
 mod tar_index;
 mod unpack;
