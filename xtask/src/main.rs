@@ -9,6 +9,7 @@ mod bench;
 mod conformance;
 mod demo;
 mod fuzz;
+mod registry;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ fn main() -> std::process::ExitCode {
         Some("docs") => docs(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers|images] | fuzz [TARGET] | demo | docs | api>"
+                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers|images|registry] | fuzz [TARGET] | demo | docs | api>"
             );
             return std::process::ExitCode::from(2);
         }

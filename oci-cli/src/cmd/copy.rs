@@ -1,6 +1,7 @@
 //! `ocimg copy SRC DST [--format oci|docker] [--compress gzip|zstd|none] [--level N]
-//! [--platform P | --all-platforms] [--json]`: copies an image between `oci:`,
-//! `oci-archive:`, `docker-archive:` and (as a source) `discover:` endpoints.
+//! [--platform P | --all-platforms] [--include-referrers] [registry options] [--json]`:
+//! copies an image between `oci:`, `oci-archive:`, `docker-archive:`, `docker://` and (as
+//! a source) `discover:` endpoints.
 
 use oci_image::{CopyOptions, Endpoint, Format, OpenOptions, Platforms};
 use oci_spec_types::Platform;
@@ -20,12 +21,12 @@ enum FormatArg {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The source: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG] or
-    /// discover:HOST/PATH[#FRAGMENT].
+    /// The source: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG],
+    /// docker://HOST/REPO[:TAG|@DIGEST] or discover:HOST/PATH[#FRAGMENT].
     #[arg(value_name = "SRC")]
     source: String,
-    /// The destination: oci:DIR[:TAG], oci-archive:FILE[:TAG] or
-    /// docker-archive:FILE[:NAME:TAG].
+    /// The destination: oci:DIR[:TAG], oci-archive:FILE[:TAG],
+    /// docker-archive:FILE[:NAME:TAG] or docker://HOST/REPO[:TAG].
     #[arg(value_name = "DST")]
     destination: String,
     /// The manifest format to write (default: the source's; OCI from a docker-archive,
@@ -46,11 +47,17 @@ pub struct Args {
     /// Copy the index and every image under it.
     #[arg(long)]
     all_platforms: bool,
+    /// Copy the manifests that refer to the image (signatures, SBOMs) with it.
+    #[arg(long)]
+    include_referrers: bool,
     // Network options for discover: sources.
     #[command(flatten)]
     net: super::name::NetArgs,
+    // Options for docker:// sources and destinations.
+    #[command(flatten)]
+    registry: super::registry::CopyRegistryArgs,
     /// Print one JSON object `{"source", "destination", "digest", "blobs": {"copied",
-    /// "skipped"}}` on standard output.
+    /// "skipped", "mounted"}}` on standard output.
     #[arg(long)]
     json: bool,
 }
@@ -76,14 +83,18 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         _ => None,
     };
     let open = OpenOptions {
-        scratch: None,
         discoverer,
+        registry: args.registry.source(),
+        ..OpenOptions::default()
     };
     let options = CopyOptions {
         format,
         compress,
         platforms,
         threads: 0,
+        jobs: args.registry.jobs(),
+        include_referrers: args.include_referrers,
+        registry: args.registry.destination(),
         progress: progress(),
     };
     let result = oci_image::copy_image(&args.source, &args.destination, &open, &options);
@@ -100,12 +111,16 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             "source": args.source,
             "destination": args.destination,
             "digest": copied.digest,
-            "blobs": {"copied": copied.copied, "skipped": copied.skipped},
+            "blobs": {
+                "copied": copied.copied,
+                "skipped": copied.skipped,
+                "mounted": copied.mounted,
+            },
         }))?;
     } else {
         println!(
-            "copied {} to {} ({} blobs copied, {} already there)",
-            copied.digest, args.destination, copied.copied, copied.skipped
+            "copied {} to {} ({} blobs copied, {} already there, {} mounted)",
+            copied.digest, args.destination, copied.copied, copied.skipped, copied.mounted
         );
     }
     Ok(Outcome::Ok)

@@ -12,6 +12,7 @@ mod layer_create;
 mod login;
 mod name;
 mod output;
+mod registry;
 mod unpack;
 mod validate;
 

@@ -1,4 +1,4 @@
-//! `cargo xtask bench [digest|layers|images]`: side-by-side benchmarks against the peers.
+//! `cargo xtask bench [digest|layers|images|registry]`: side-by-side benchmarks against the peers.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ mod digest;
 mod images;
 mod layers_apply;
 mod layers_create;
+mod registry;
 
 /// Runs the named benchmarks (all when none is named).
 pub fn run(args: &[String]) -> anyhow::Result<bool> {
@@ -26,6 +27,9 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
     }
     if wants("images") {
         ok &= images::run()?;
+    }
+    if wants("registry") {
+        ok &= registry::run()?;
     }
     Ok(ok)
 }
