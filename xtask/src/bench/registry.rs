@@ -12,7 +12,9 @@
 //!
 //! The tree: `OCI_ROOTFS`, else `target/ci-rootfs`, else `target/bench/rootfs`. Each pair
 //! runs `OCI_BENCH_RUNS` times (default 5), interleaved; every push goes to a fresh
-//! repository (so that every blob is sent), every pull into a fresh directory. The image
+//! repository (so that every blob is sent; skopeo's blob-info cache, which would mount
+//! from the earlier repositories, is removed before each of its pushes), every pull into
+//! a fresh directory. The image
 //! is built once with `ocimg build` (one gzip layer) and pushed once as the source of the
 //! pulls (untimed).
 
@@ -27,6 +29,23 @@ use crate::registry::LocalRegistry;
 
 const DEFAULT_RUNS: usize = 5;
 const RSS_GOAL_MIB: f64 = 64.0;
+
+/// containers/image remembers where it saw each blob (its blob-info cache) and mounts
+/// from there instead of uploading: removed before each timed skopeo push (untimed), so
+/// that skopeo sends every blob to a fresh repository as ocimg does.
+fn forget_blob_locations() {
+    let mut caches = vec![PathBuf::from(
+        "/var/lib/containers/cache/blob-info-cache-v1.boltdb",
+    )];
+    if let Some(home) = std::env::var_os("HOME") {
+        caches.push(
+            PathBuf::from(home).join(".local/share/containers/cache/blob-info-cache-v1.boltdb"),
+        );
+    }
+    for cache in caches {
+        let _ = std::fs::remove_file(cache);
+    }
+}
 
 pub fn run() -> anyhow::Result<bool> {
     let project = crate::project_root();
@@ -114,6 +133,7 @@ fn run_in(project: &Path, rootfs: &Path, work: &Path, runs: usize) -> anyhow::Re
                 Ok(c)
             },
             &mut |run| {
+                forget_blob_locations();
                 Ok(skopeo(&[
                     "--dest-tls-verify=false",
                     &source,
