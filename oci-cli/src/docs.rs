@@ -65,13 +65,35 @@ fn man_pages(cmd: &clap::Command, name: &str, files: &mut BTreeMap<PathBuf, Vec<
     clap_mangen::Man::new(cmd.clone())
         .render(&mut out)
         .expect("rendering into memory does not fail");
-    files.insert(PathBuf::from(format!("docs/man/{name}.1")), out);
+    files.insert(
+        PathBuf::from(format!("docs/man/{name}.1")),
+        examples_section(&String::from_utf8(out).expect("roff is UTF-8")).into_bytes(),
+    );
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         if sub.get_name() == "help" {
             continue;
         }
         man_pages(sub, &format!("{name}-{}", sub.get_name()), files);
     }
+}
+
+/// clap_mangen puts `after_help` in an `EXTRA` section that roff fills like prose; the
+/// examples become an `EXAMPLES` section printed line for line (`.nf` ... `.fi`).
+fn examples_section(page: &str) -> String {
+    const EXTRA: &str = ".SH EXTRA\nExamples:\n";
+    let Some(start) = page.find(EXTRA) else {
+        return page.to_owned();
+    };
+    let body_start = start + EXTRA.len();
+    let body_end = page[body_start..]
+        .find("\n.SH ")
+        .map_or(page.len(), |at| body_start + at + 1);
+    format!(
+        "{}.SH EXAMPLES\n.nf\n{}.fi\n{}",
+        &page[..start],
+        &page[body_start..body_end],
+        &page[body_end..]
+    )
 }
 
 fn markdown(cmd: &clap::Command) -> String {
@@ -172,9 +194,126 @@ fn every_command_is_in_the_reference_and_has_a_man_page() {
     for (path, _) in &all {
         assert!(reference.contains(&format!("\n## {path}\n")), "{path}");
         let page = PathBuf::from(format!("docs/man/{}.1", path.replace(' ', "-")));
-        assert!(files.contains_key(&page), "{}", page.display());
+        let roff = String::from_utf8_lossy(&files[&page]);
+        assert!(
+            roff.contains(".SH EXAMPLES\n.nf\n") && !roff.contains(".SH EXTRA"),
+            "{}: the examples are an EXAMPLES section printed line for line",
+            page.display()
+        );
     }
     for (name, _) in ENVIRONMENT {
         assert!(reference.contains(name), "{name}");
     }
+}
+
+/// The command lines of a command's examples: the lines of its `after_help` below
+/// `Examples:` that are not `#` comments, each cut to the `ocimg ...` part (before a
+/// `|`, `>` or `&&` that hands its output on) and split into words as a shell would.
+fn example_command_lines(cmd: &clap::Command) -> Option<Vec<(String, Vec<String>)>> {
+    let help = cmd.get_after_help()?.to_string();
+    let (_, examples) = help.split_once("Examples:\n")?;
+    let mut lines = Vec::new();
+    for line in examples.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some(start) = line.find("ocimg ") else {
+            continue;
+        };
+        let mut command = &line[start..];
+        for end in [" | ", " > ", " && "] {
+            if let Some(at) = command.find(end) {
+                command = &command[..at];
+            }
+        }
+        lines.push((command.to_owned(), shell_words(command)));
+    }
+    Some(lines)
+}
+
+/// Splits a command line into words: whitespace separates, single quotes keep everything,
+/// double quotes keep everything but a backslash before `"` or `\\`.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => words.extend(word.take()),
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                w.extend(chars.by_ref().take_while(|&c| c != '\''));
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => w.extend(chars.next()),
+                        c => w.push(c),
+                    }
+                }
+            }
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
+}
+
+#[test]
+fn shell_words_follow_the_quotes() {
+    assert_eq!(
+        shell_words(r#"ocimg build a:b --cmd '["/bin/sh","-c"]' --env "K=a b\"c""#),
+        [
+            "ocimg",
+            "build",
+            "a:b",
+            "--cmd",
+            r#"["/bin/sh","-c"]"#,
+            "--env",
+            r#"K=a b"c"#
+        ]
+    );
+}
+
+/// Every command's `--help` ends with examples that run it, and each example parses:
+/// a new subcommand without them fails here with what to add.
+#[test]
+fn every_command_has_examples_that_parse() {
+    let mut cmd = crate::Cli::command();
+    cmd.build();
+    let mut all = Vec::new();
+    collect(&cmd, &mut all);
+    let mut problems = Vec::new();
+    for (path, sub) in &all {
+        let Some(examples) = example_command_lines(sub).filter(|e| !e.is_empty()) else {
+            problems.push(format!(
+                "`{path}` has no example in its --help. Add to the clap struct of its arguments \
+                 (the `#[derive(clap::Args)]` struct of the subcommand, beside the other \
+                 commands' ones in oci-cli/src/cmd/):\n\
+                 \x20   #[command(after_help = \"Examples:\n  # what it does (optional)\n  {path} ARGS...\")]\n\
+                 with one or more lines that each run `{path} ...` and parse, then run \
+                 `cargo xtask docs` and commit docs/."
+            ));
+            continue;
+        };
+        for (line, words) in examples {
+            if !line.starts_with(&format!("{path} ")) {
+                problems.push(format!(
+                    "`{path}`: the example `{line}` does not run `{path}`; every example line \
+                     of a command starts with the command itself"
+                ));
+                continue;
+            }
+            if let Err(e) = crate::Cli::command().try_get_matches_from(&words) {
+                let e = e.render().to_string();
+                let reason = e.lines().next().unwrap_or_default();
+                problems.push(format!(
+                    "`{path}`: the example `{line}` does not parse: {reason}"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }

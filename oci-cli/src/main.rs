@@ -34,7 +34,15 @@ pub enum Outcome {
     name = "ocimg",
     version,
     about = "OCI image toolkit",
-    propagate_version = true
+    propagate_version = true,
+    after_help = "Examples:
+  ocimg init layout
+  ocimg build layout:app --rootfs ./rootfs --entrypoint '[\"/bin/app\"]'
+  ocimg copy oci:layout:app docker-archive:app.tar:app:latest
+  ocimg unpack layout:app ./app-root
+  ocimg validate --kind manifest manifest.json
+
+Each command's --help has more examples."
 )]
 struct Cli {
     /// Print no progress and no notices (errors and warnings still go to standard error).
@@ -96,15 +104,20 @@ enum Command {
     Login(cmd::login::Args),
     /// Remove a registry's stored credentials (or every registry's, with --all).
     Logout(cmd::login::LogoutArgs),
+    /// Sign an image's manifest digest (simple signing or cosign) and store the signature.
+    Sign(cmd::sign::Args),
+    /// Check an image and its signatures against a trust policy (exit 0 accepted, 1 rejected).
+    Verify(cmd::verify::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
 }
 
 /// `ocimg completions SHELL`.
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Example: ocimg completions bash > ~/.local/share/bash-completion/completions/ocimg"
-)]
+#[command(after_help = "Examples:
+  ocimg completions bash > ~/.local/share/bash-completion/completions/ocimg
+  ocimg completions zsh > ~/.zfunc/_ocimg
+  ocimg completions fish > ~/.config/fish/completions/ocimg.fish")]
 struct CompletionsArgs {
     /// The shell to write the script for.
     #[arg(value_enum)]
@@ -165,6 +178,8 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Key(args) => cmd::key::run(args),
         Command::Login(args) => cmd::login::run(args),
         Command::Logout(args) => cmd::login::run_logout(args),
+        Command::Sign(args) => cmd::sign::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
         Command::Tag(args) => cmd::tag::run(args),
         Command::Untag(args) => cmd::tag::run_untag(args),
         Command::Ls(args) => cmd::ls::run(args),

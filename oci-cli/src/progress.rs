@@ -1,11 +1,11 @@
 //! Progress on standard error, drawn by `indicatif`: one bar per layer or blob with bytes,
-//! rate and time left. Nothing is drawn when standard error is not a terminal, with
+//! rate and time left (a layer being written by `build`: its uncompressed bytes against
+//! the size of the tree, or bytes and rate where only changes are written). Nothing is drawn when standard error is not a terminal, with
 //! `-q`, or while debug logs go to standard error; `NO_COLOR` drops the colours.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oci_image::{Progress, UnpackEvent};
@@ -63,6 +63,29 @@ impl Bars {
         })
     }
 
+    /// The bar of a layer being written, its size estimated (`None`: unknown, then
+    /// bytes and rate without a bar or time left).
+    fn new_layer(&mut self, index: usize, estimate: Option<u64>) -> &ProgressBar {
+        let count = self.count;
+        let multi = &self.multi;
+        self.bars.entry(index).or_insert_with(|| {
+            let bar = match estimate {
+                Some(size) => {
+                    let bar = multi.add(ProgressBar::new(size));
+                    bar.set_style(bytes_style());
+                    bar
+                }
+                None => {
+                    let bar = multi.add(ProgressBar::no_length());
+                    bar.set_style(unknown_size_style());
+                    bar
+                }
+            };
+            bar.set_prefix(format!("layer {}/{count} new", index + 1));
+            bar
+        })
+    }
+
     fn clear(&mut self) {
         for bar in self.bars.values() {
             bar.finish_and_clear();
@@ -84,6 +107,16 @@ fn bytes_style() -> ProgressStyle {
     ProgressStyle::with_template(template)
         .expect("a valid progress template")
         .progress_chars("=> ")
+}
+
+/// Bytes and rate of a layer whose size is not known beforehand.
+fn unknown_size_style() -> ProgressStyle {
+    let template = if crate::logging::color(true) {
+        "{prefix} {spinner:.green} {bytes} {binary_bytes_per_sec} ({elapsed})"
+    } else {
+        "{prefix} {spinner} {bytes} {binary_bytes_per_sec} ({elapsed})"
+    };
+    ProgressStyle::with_template(template).expect("a valid progress template")
 }
 
 /// A progress observer drawing one bar per layer on standard error when progress is
@@ -122,6 +155,27 @@ pub(crate) fn progress() -> Progress {
                     bar.finish();
                 }
             }
+            UnpackEvent::Create {
+                index,
+                count,
+                estimate,
+            } => {
+                bars.count = *count;
+                bars.new_layer(*index, *estimate);
+            }
+            UnpackEvent::Written {
+                index,
+                written,
+                estimate,
+            } => {
+                let bar = bars.new_layer(*index, *estimate);
+                // The estimate is close, not exact: a tar above it extends the bar.
+                if bar.length().is_some_and(|len| *written > len) {
+                    bar.set_length(*written);
+                }
+                bar.set_position(*written);
+            }
+            _ => {}
         }
     })))
 }
@@ -142,7 +196,18 @@ fn logged() -> Progress {
         UnpackEvent::Read { index, read, size } if read >= size => {
             tracing::debug!("layer {}: {read} bytes read", index + 1);
         }
-        UnpackEvent::Read { .. } => {}
+        UnpackEvent::Create {
+            index,
+            count,
+            estimate,
+        } => match estimate {
+            Some(size) => tracing::debug!(
+                "layer {}/{count}: writing (a tar of about {size} bytes)",
+                index + 1
+            ),
+            None => tracing::debug!("layer {}/{count}: writing", index + 1),
+        },
+        _ => {}
     })))
 }
 
@@ -156,35 +221,5 @@ pub(crate) fn end_progress(progress: &Progress) {
         && let Ok(mut bars) = bars.lock()
     {
         bars.clear();
-    }
-}
-
-/// A spinner with a message and the time elapsed, for work that reports no bytes; it
-/// clears itself when dropped. Hidden when progress is not [`enabled`].
-pub(crate) fn spinner(message: String) -> Spinner {
-    if !enabled() {
-        return Spinner(None);
-    }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    let template = if crate::logging::color(true) {
-        "{spinner:.green} {msg} ({elapsed})"
-    } else {
-        "{spinner} {msg} ({elapsed})"
-    };
-    bar.set_style(ProgressStyle::with_template(template).expect("a valid spinner template"));
-    bar.set_message(message);
-    bar.enable_steady_tick(Duration::from_millis(100));
-    Spinner(Some(bar))
-}
-
-/// A spinner drawn by [`spinner`]; cleared when dropped.
-#[derive(Debug)]
-pub(crate) struct Spinner(Option<ProgressBar>);
-
-impl Drop for Spinner {
-    fn drop(&mut self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
     }
 }

@@ -58,7 +58,7 @@ pub enum PutError {
     #[error(transparent)]
     Unverifiable(#[from] Unverifiable),
     /// The content does not match the expected digest or size.
-    #[error("blob not stored: {0}")]
+    #[error("blob not stored: its content does not match")]
     Mismatch(#[source] VerifyError),
     /// Reading the content to store failed.
     #[error("reading the content for {path} failed")]

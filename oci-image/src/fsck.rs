@@ -7,16 +7,16 @@ use std::fmt;
 use std::io::{self, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use oci_digest::{
-    BlobStore, Digester, Measured, OpenError, ReadError, VerifyError, VerifyingReader,
-};
-use oci_spec_types::document::{AnyManifest, ManifestKind, probe};
+use oci_digest::{Digester, Measured, OpenError, VerifyError};
+use oci_spec_types::document::{Document, ManifestKind, probe};
 use oci_spec_types::media_type::{self, Compression};
 use oci_spec_types::validate::{self, Kind, Report};
-use oci_spec_types::{Algorithm, Descriptor, Digest, ImageConfig, Platform, PlatformMatcher};
+use oci_spec_types::{Algorithm, Descriptor, Digest, ImageIndex, Platform, PlatformMatcher};
 
+use crate::image::{layer_compression, layers_of, parse_config, parse_manifest};
 use crate::layout::{IndexError, Layout};
-use crate::resolve::{BlobError, MAX_DOCUMENT_SIZE};
+use crate::resolve::MAX_DOCUMENT_SIZE;
+use crate::transport::{BlobOpenError, BlobReader, Damage, LayoutSource, Source};
 use crate::walk;
 
 /// What kind of problem [`fsck`](Layout::fsck) found.
@@ -140,9 +140,12 @@ impl Layout {
     ///   descriptor says;
     /// - a descriptor's `platform` that disagrees with its image config is a warning.
     ///
-    /// Each blob is read once: a layer's compressed bytes are hashed on one thread while
-    /// another decompresses and hashes the uncompressed stream, in bounded memory.
-    /// Missing, truncated or damaged blobs are problems, not errors.
+    /// Blobs are read through the layout's read side ([`LayoutSource`]) and documents
+    /// parsed as every other reader parses them ([`read_manifest`](crate::read_manifest),
+    /// [`read_config`](crate::read_config)). Each blob is read once: a layer's compressed
+    /// bytes are hashed on one thread while another decompresses and hashes the
+    /// uncompressed stream, in bounded memory. Missing, truncated or damaged blobs are
+    /// problems, not errors.
     pub fn fsck(&self) -> FsckReport {
         self.fsck_with_progress(&crate::Progress::default())
     }
@@ -151,19 +154,63 @@ impl Layout {
     /// ([`UnpackEvent::Layer`](crate::UnpackEvent::Layer), then
     /// [`UnpackEvent::Read`](crate::UnpackEvent::Read) as its compressed bytes are read).
     pub fn fsck_with_progress(&self, progress: &crate::Progress) -> FsckReport {
+        let mut report = FsckReport::default();
+        let Some(index) = layout_files(self, &mut report) else {
+            return report;
+        };
+        // The layout's root is its index; every blob is read through the read side.
+        let root = Descriptor::new(
+            media_type::IMAGE_INDEX,
+            Digester::digest_bytes(Algorithm::Sha256, index.bytes()).digest,
+            index.size(),
+        );
+        let source = LayoutSource::new(self.clone(), root);
         let mut checker = Checker {
             progress: progress.clone(),
             layout: self,
-            report: FsckReport::default(),
+            source: &source,
+            report,
             seen: BTreeSet::new(),
             configs: BTreeMap::new(),
             layers: BTreeMap::new(),
             plain: BTreeMap::new(),
             subjects: Vec::new(),
         };
-        checker.run();
+        checker.run(index.into_value());
         checker.report
     }
+}
+
+/// Checks `oci-layout` and `index.json`; the index, unless it cannot be read.
+fn layout_files(layout: &Layout, report: &mut FsckReport) -> Option<Document<ImageIndex>> {
+    let layout_path = layout.oci_layout_path();
+    match std::fs::read(&layout_path) {
+        Ok(bytes) => {
+            let violations = validate::validate(Kind::OciLayout, &bytes);
+            report.validation(None, &layout_path.display().to_string(), &violations);
+        }
+        Err(e) => report.problem(
+            None,
+            ProblemKind::Unreadable,
+            format!("cannot read {}: {e}", layout_path.display()),
+        ),
+    }
+    let index = match layout.index() {
+        Ok(index) => index,
+        Err(e) => {
+            let kind = match &e {
+                IndexError::Missing { .. } => ProblemKind::Missing,
+                IndexError::Parse { .. } | IndexError::TooLarge { .. } => ProblemKind::Invalid,
+                IndexError::Io { .. } => ProblemKind::Unreadable,
+            };
+            report.problem(None, kind, error_chain(&e));
+            return None;
+        }
+    };
+    let index_path = layout.index_path().display().to_string();
+    let violations = validate::validate(Kind::Index, index.bytes());
+    report.validation(None, &index_path, &violations);
+    Some(index)
 }
 
 /// What a valid image config says that fsck cross-checks.
@@ -183,6 +230,8 @@ struct LayerJob {
 struct Checker<'a> {
     progress: crate::Progress,
     layout: &'a Layout,
+    /// The layout's read side: every blob is read through it.
+    source: &'a LayoutSource,
     report: FsckReport,
     seen: BTreeSet<Digest>,
     /// diffIDs of each config read (`None`: not an image config, or invalid).
@@ -193,17 +242,13 @@ struct Checker<'a> {
     subjects: Vec<(Digest, Descriptor)>,
 }
 
-impl Checker<'_> {
+impl FsckReport {
     fn problem(&mut self, digest: Option<&Digest>, kind: ProblemKind, message: String) {
-        self.report
-            .problems
-            .push(Problem::new(digest, kind, message));
+        self.problems.push(Problem::new(digest, kind, message));
     }
 
     fn warning(&mut self, digest: Option<&Digest>, kind: ProblemKind, message: String) {
-        self.report
-            .warnings
-            .push(Problem::new(digest, kind, message));
+        self.warnings.push(Problem::new(digest, kind, message));
     }
 
     fn validation(&mut self, digest: Option<&Digest>, what: &str, report: &Report) {
@@ -215,38 +260,25 @@ impl Checker<'_> {
             }
         }
     }
+}
 
-    fn run(&mut self) {
-        let layout_path = self.layout.oci_layout_path();
-        match std::fs::read(&layout_path) {
-            Ok(bytes) => {
-                let report = validate::validate(Kind::OciLayout, &bytes);
-                self.validation(None, &layout_path.display().to_string(), &report);
-            }
-            Err(e) => self.problem(
-                None,
-                ProblemKind::Unreadable,
-                format!("cannot read {}: {e}", layout_path.display()),
-            ),
-        }
-        let index = match self.layout.index() {
-            Ok(index) => index,
-            Err(e) => {
-                let kind = match &e {
-                    IndexError::Missing { .. } => ProblemKind::Missing,
-                    IndexError::Parse { .. } | IndexError::TooLarge { .. } => ProblemKind::Invalid,
-                    IndexError::Io { .. } => ProblemKind::Unreadable,
-                };
-                self.problem(None, kind, error_chain(&e));
-                return;
-            }
-        };
-        let index_path = self.layout.index_path().display().to_string();
-        let report = validate::validate(Kind::Index, index.bytes());
-        self.validation(None, &index_path, &report);
+impl Checker<'_> {
+    fn problem(&mut self, digest: Option<&Digest>, kind: ProblemKind, message: String) {
+        self.report.problem(digest, kind, message);
+    }
+
+    fn warning(&mut self, digest: Option<&Digest>, kind: ProblemKind, message: String) {
+        self.report.warning(digest, kind, message);
+    }
+
+    fn validation(&mut self, digest: Option<&Digest>, what: &str, report: &Report) {
+        self.report.validation(digest, what, report);
+    }
+
+    fn run(&mut self, index: ImageIndex) {
         self.listing_warnings();
 
-        self.walk(index.value().manifests.iter().cloned());
+        self.walk(index.manifests);
 
         // Referrers: manifests of the layout whose subject is reachable.
         let unreachable: Vec<Digest> = match self.layout.blobs().list() {
@@ -305,13 +337,13 @@ impl Checker<'_> {
 
     /// Reads a document blob verified, recording a problem when it cannot be.
     fn read_document(&mut self, descriptor: &Descriptor, what: &str) -> Option<Vec<u8>> {
-        match self.layout.read_blob(descriptor) {
+        match self.source.read_small(descriptor, MAX_DOCUMENT_SIZE) {
             Ok(bytes) => {
                 self.report.blobs += 1;
                 self.report.bytes += bytes.len() as u64;
                 Some(bytes)
             }
-            Err(BlobError::Missing { digest }) if descriptor.data.is_some() => {
+            Err(BlobOpenError::Missing { digest, .. }) if descriptor.data.is_some() => {
                 self.warning(
                     Some(&digest),
                     ProblemKind::Missing,
@@ -392,7 +424,9 @@ impl Checker<'_> {
             }
             ManifestKind::DockerManifest | ManifestKind::DockerManifestList => {}
         }
-        let manifest = match AnyManifest::parse(&bytes, Some(kind.media_type())) {
+        let mut typed = descriptor.clone();
+        typed.media_type = kind.media_type().into();
+        let manifest = match parse_manifest(self.source, &typed, &bytes) {
             Ok(manifest) => manifest,
             Err(e) => {
                 self.problem(Some(digest), ProblemKind::Invalid, error_chain(&e));
@@ -403,8 +437,8 @@ impl Checker<'_> {
             queue.extend(entries.iter().cloned());
         }
         let subject = match &manifest {
-            AnyManifest::OciManifest(m) => m.subject.clone(),
-            AnyManifest::OciIndex(i) => i.subject.clone(),
+            oci_spec_types::document::AnyManifest::OciManifest(m) => m.subject.clone(),
+            oci_spec_types::document::AnyManifest::OciIndex(i) => i.subject.clone(),
             _ => None,
         };
         if let Some(subject) = subject {
@@ -441,25 +475,21 @@ impl Checker<'_> {
                 ),
             );
         }
-        for (i, layer) in layers.iter().enumerate() {
-            match layer.media_type.layer_compression() {
+        for layer in layers_of(layers, diff_ids.as_deref()) {
+            let digest = layer.descriptor.digest.clone();
+            match layer_compression(&layer.descriptor) {
                 Some(compression) => {
-                    let job = self
-                        .layers
-                        .entry(layer.digest.clone())
-                        .or_insert_with(|| LayerJob {
-                            descriptor: layer.clone(),
-                            compression,
-                            expected: Vec::new(),
-                        });
-                    if let Some(id) = diff_ids.as_ref().and_then(|ids| ids.get(i)) {
-                        job.expected.push((id.clone(), config.digest.clone()));
+                    let job = self.layers.entry(digest).or_insert_with(|| LayerJob {
+                        descriptor: layer.descriptor,
+                        compression,
+                        expected: Vec::new(),
+                    });
+                    if let Some(id) = layer.diff_id {
+                        job.expected.push((id, config.digest.clone()));
                     }
                 }
                 None => {
-                    self.plain
-                        .entry(layer.digest.clone())
-                        .or_insert_with(|| layer.clone());
+                    self.plain.entry(digest).or_insert(layer.descriptor);
                 }
             }
         }
@@ -491,7 +521,7 @@ impl Checker<'_> {
             let report = validate::validate(Kind::Config, &bytes);
             self.validation(Some(digest), "image config", &report);
         }
-        match oci_spec_types::document::from_slice::<ImageConfig>(&bytes) {
+        match parse_config(self.source, descriptor, &bytes) {
             Ok(config) => {
                 let mut platform = Platform::new(config.os, config.architecture);
                 platform.variant = config.variant;
@@ -530,7 +560,7 @@ impl Checker<'_> {
                 ));
                 continue;
             }
-            match self.layout.read_blob(&subject) {
+            match self.source.read_small(&subject, MAX_DOCUMENT_SIZE) {
                 Ok(bytes) => {
                     let found = probe(&bytes).ok().and_then(|p| p.media_type);
                     if let Some(found) = found
@@ -542,7 +572,8 @@ impl Checker<'_> {
                         ));
                     }
                 }
-                Err(BlobError::TooLarge { .. }) => {}
+                Err(BlobOpenError::Damaged { damage, .. })
+                    if matches!(*damage, Damage::TooLarge { .. }) => {}
                 Err(e) => fail(format!("subject {}: {}", subject.digest, error_chain(&e))),
             }
         }
@@ -554,9 +585,9 @@ impl Checker<'_> {
             if self.layers.contains_key(&digest) {
                 continue;
             }
-            match open(self.layout.blobs(), &descriptor) {
+            match self.open(&descriptor) {
                 Err(problem) => self.push_blob_problem(&descriptor, problem),
-                Ok(mut reader) => match reader.verify_to_end() {
+                Ok(mut reader) => match verify_to_end(&mut reader, &descriptor) {
                     Ok(measured) => {
                         self.report.blobs += 1;
                         self.report.bytes += measured.size;
@@ -614,7 +645,7 @@ impl Checker<'_> {
                     ),
                 );
             }
-            let reader = match open(self.layout.blobs(), &job.descriptor) {
+            let reader = match self.open(&job.descriptor) {
                 Ok(reader) => reader,
                 Err(problem) => {
                     self.push_blob_problem(&job.descriptor, problem);
@@ -627,7 +658,13 @@ impl Checker<'_> {
                     f(&crate::UnpackEvent::Read { index, read, size });
                 }
             };
-            let outcome = check_layer(reader, job.compression, &algorithms, &report);
+            let outcome = check_layer(
+                reader,
+                &job.descriptor,
+                job.compression,
+                &algorithms,
+                &report,
+            );
             let measured = match outcome.compressed {
                 Ok(measured) => measured,
                 Err(e) => {
@@ -676,15 +713,22 @@ impl Checker<'_> {
     }
 }
 
-fn blob_error_kind(e: &BlobError) -> ProblemKind {
+fn blob_error_kind(e: &BlobOpenError) -> ProblemKind {
     match e {
-        BlobError::Missing { .. } => ProblemKind::Missing,
-        BlobError::TooLarge { .. } | BlobError::Parse { .. } => ProblemKind::Invalid,
-        BlobError::Read { source, .. } => match source {
-            ReadError::Open(OpenError::SizeMismatch { .. }) => ProblemKind::SizeMismatch,
-            ReadError::Open(OpenError::Unverifiable(_)) => ProblemKind::Unverifiable,
-            ReadError::Open(_) | ReadError::Io { .. } => ProblemKind::Unreadable,
-            ReadError::Mismatch(v) => verify_kind(v),
+        BlobOpenError::Missing { .. } => ProblemKind::Missing,
+        BlobOpenError::Unavailable { .. } => ProblemKind::Unreadable,
+        BlobOpenError::Damaged { damage, .. } => match &**damage {
+            Damage::TooLarge { .. } => ProblemKind::Invalid,
+            Damage::Size { .. } | Damage::Store(OpenError::SizeMismatch { .. }) => {
+                ProblemKind::SizeMismatch
+            }
+            Damage::Unverifiable(_) | Damage::Store(OpenError::Unverifiable(_)) => {
+                ProblemKind::Unverifiable
+            }
+            Damage::Verify(v) => verify_kind(v),
+            Damage::Store(_) | Damage::CasLength { .. } | Damage::Registry(_) => {
+                ProblemKind::Unreadable
+            }
         },
     }
 }
@@ -696,29 +740,38 @@ fn verify_kind(v: &VerifyError) -> ProblemKind {
     }
 }
 
-/// Opens a blob for a verified, sized read, or says why it cannot be.
-fn open(
-    store: &BlobStore,
-    descriptor: &Descriptor,
-) -> Result<VerifyingReader<std::fs::File>, (ProblemKind, String)> {
-    match store.open_sized(&descriptor.digest, descriptor.size) {
-        Ok(Some(reader)) => Ok(reader),
-        Ok(None) => Err((
-            ProblemKind::Missing,
-            format!(
-                "blob {} ({}) is missing",
-                descriptor.digest, descriptor.media_type
+impl<'a> Checker<'a> {
+    /// Opens a blob for a verified, sized read, or says why it cannot be.
+    fn open(&self, descriptor: &Descriptor) -> Result<BlobReader<'a>, (ProblemKind, String)> {
+        self.source.open(descriptor).map_err(|e| match e {
+            BlobOpenError::Missing { .. } => (
+                ProblemKind::Missing,
+                format!(
+                    "blob {} ({}) is missing",
+                    descriptor.digest, descriptor.media_type
+                ),
             ),
-        )),
-        Err(e) => {
-            let kind = match &e {
-                OpenError::SizeMismatch { .. } => ProblemKind::SizeMismatch,
-                OpenError::Unverifiable(_) => ProblemKind::Unverifiable,
-                OpenError::NotAFile { .. } | OpenError::Io { .. } => ProblemKind::Unreadable,
-            };
-            Err((kind, error_chain(&e)))
+            e => (blob_error_kind(&e), error_chain(&e)),
+        })
+    }
+}
+
+/// Reads a blob to its end: its digest and size, verified by the reader.
+fn verify_to_end(reader: &mut dyn Read, descriptor: &Descriptor) -> io::Result<Measured> {
+    let mut buf = vec![0; CHUNK];
+    let mut size = 0u64;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => size += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
+    Ok(Measured {
+        digest: descriptor.digest.clone(),
+        size,
+    })
 }
 
 fn io_problem(digest: &Digest, e: &io::Error) -> (ProblemKind, String) {
@@ -759,16 +812,17 @@ struct LayerOutcome {
 /// that hashes it (decompressing and hashing each take about as long as the other: on one
 /// thread they would make the critical path).
 fn check_layer(
-    mut reader: VerifyingReader<std::fs::File>,
+    mut reader: BlobReader<'_>,
+    descriptor: &Descriptor,
     compression: Compression,
     algorithms: &[Algorithm],
     progress: &dyn Fn(u64),
 ) -> LayerOutcome {
-    let digest_algorithm = reader.expected_digest().algorithm();
+    let digest_algorithm = descriptor.digest.algorithm();
     let same_as_blob =
         compression == Compression::None && algorithms.iter().all(|a| Some(*a) == digest_algorithm);
     if algorithms.is_empty() || same_as_blob {
-        let compressed = reader.verify_to_end();
+        let compressed = verify_to_end(&mut reader, descriptor);
         if let Ok(measured) = &compressed {
             progress(measured.size);
         }
@@ -789,7 +843,13 @@ fn check_layer(
                 .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
             buf.resize(CHUNK, 0);
             match read_full(&mut reader, &mut buf) {
-                Ok(0) => break reader.verify_to_end(),
+                // The reader verified digest and size at its end.
+                Ok(0) => {
+                    break Ok(Measured {
+                        digest: descriptor.digest.clone(),
+                        size: read,
+                    });
+                }
                 Ok(n) => {
                     read += n as u64;
                     progress(read);

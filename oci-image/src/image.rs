@@ -10,7 +10,7 @@ use oci_spec_types::media_type::Compression;
 use oci_spec_types::{Descriptor, Digest, ImageConfig, Platform, PlatformMatcher};
 
 use crate::resolve::{MAX_DEPTH, MAX_DOCUMENT_SIZE, platform_string};
-use crate::{BlobOpenError, Source};
+use crate::{BlobOpenError, Location, Source, Transport};
 
 /// Why an image could not be read from a source.
 #[derive(Debug, thiserror::Error)]
@@ -20,34 +20,40 @@ pub enum ImageError {
     #[error(transparent)]
     Blob(#[from] BlobOpenError),
     /// A manifest or index is not a valid document.
-    #[error("document {digest} from {source_name} is invalid")]
+    #[error("document {digest} from {transport}:{location} is invalid")]
     Document {
         /// The document's digest.
         digest: Digest,
-        /// The source, as [`Source::describe`](crate::Source::describe) gives it.
-        source_name: String,
+        /// The source's transport.
+        transport: Transport,
+        /// Where its content is (the layout, the archive, the name).
+        location: Location,
         /// What the parser found.
         #[source]
         source: AnyManifestError,
     },
     /// An image config is not a valid config.
-    #[error("config {digest} from {source_name} is invalid")]
+    #[error("config {digest} from {transport}:{location} is invalid")]
     Config {
         /// The config's digest.
         digest: Digest,
-        /// The source, as [`Source::describe`](crate::Source::describe) gives it.
-        source_name: String,
+        /// The source's transport.
+        transport: Transport,
+        /// Where its content is (the layout, the archive, the name).
+        location: Location,
         /// What the parser found.
         #[source]
         source: ParseError,
     },
     /// An index (or another document) where an image manifest was expected.
-    #[error("{digest} from {source_name} is a {media_type}, not an image manifest")]
+    #[error("{digest} from {transport}:{location} is a {media_type}, not an image manifest")]
     NotAManifest {
         /// The document's digest.
         digest: Digest,
-        /// The source, as [`Source::describe`](crate::Source::describe) gives it.
-        source_name: String,
+        /// The source's transport.
+        transport: Transport,
+        /// Where its content is (the layout, the archive, the name).
+        location: Location,
         /// The kind of document found.
         media_type: String,
     },
@@ -163,15 +169,25 @@ pub fn read_manifest(
     descriptor: &Descriptor,
 ) -> Result<(Vec<u8>, AnyManifest), ImageError> {
     let bytes = source.read_small(descriptor, MAX_DOCUMENT_SIZE)?;
-    let manifest =
-        AnyManifest::parse(&bytes, Some(descriptor.media_type.as_str())).map_err(|error| {
-            ImageError::Document {
-                digest: descriptor.digest.clone(),
-                source_name: source.describe(),
-                source: error,
-            }
-        })?;
+    let manifest = parse_manifest(source, descriptor, &bytes)?;
     Ok((bytes, manifest))
+}
+
+/// Parses the bytes of a manifest, index or manifest list read from `source`; the kind
+/// comes from the descriptor's media type, else from the document.
+pub(crate) fn parse_manifest(
+    source: &dyn Source,
+    descriptor: &Descriptor,
+    bytes: &[u8],
+) -> Result<AnyManifest, ImageError> {
+    AnyManifest::parse(bytes, Some(descriptor.media_type.as_str())).map_err(|error| {
+        ImageError::Document {
+            digest: descriptor.digest.clone(),
+            transport: source.transport(),
+            location: source.location(),
+            source: error,
+        }
+    })
 }
 
 /// Reads and parses an image config (OCI or Docker) of `source`, verified.
@@ -180,13 +196,35 @@ pub fn read_config(
     descriptor: &Descriptor,
 ) -> Result<(Vec<u8>, ImageConfig), ImageError> {
     let bytes = source.read_small(descriptor, MAX_DOCUMENT_SIZE)?;
-    let config =
-        oci_spec_types::document::from_slice(&bytes).map_err(|error| ImageError::Config {
-            digest: descriptor.digest.clone(),
-            source_name: source.describe(),
-            source: error,
-        })?;
+    let config = parse_config(source, descriptor, &bytes)?;
     Ok((bytes, config))
+}
+
+/// Parses the bytes of an image config (OCI or Docker) read from `source`.
+pub(crate) fn parse_config(
+    source: &dyn Source,
+    descriptor: &Descriptor,
+    bytes: &[u8],
+) -> Result<ImageConfig, ImageError> {
+    oci_spec_types::document::from_slice(bytes).map_err(|error| ImageError::Config {
+        digest: descriptor.digest.clone(),
+        transport: source.transport(),
+        location: source.location(),
+        source: error,
+    })
+}
+
+/// The layers of a manifest, each paired with the diffID at the same position of its
+/// config's `rootfs.diff_ids` (`None` past their end, or without a config).
+pub(crate) fn layers_of(layers: &[Descriptor], diff_ids: Option<&[Digest]>) -> Vec<Layer> {
+    layers
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Layer {
+            descriptor: d.clone(),
+            diff_id: diff_ids.and_then(|ids| ids.get(i)).cloned(),
+        })
+        .collect()
 }
 
 /// One of `candidates`: the only one unless a platform was asked for (or it has none),
@@ -278,7 +316,8 @@ pub fn image_of(
         // An index where a manifest was expected.
         return Err(ImageError::NotAManifest {
             digest: descriptor.digest.clone(),
-            source_name: source.describe(),
+            transport: source.transport(),
+            location: source.location(),
             media_type: manifest.kind().media_type().to_owned(),
         });
     };
@@ -292,16 +331,7 @@ pub fn image_of(
         )
     };
     let diff_ids = config.as_ref().map(|c| c.rootfs.diff_ids.as_slice());
-    let layers = manifest
-        .layers()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-        .map(|(i, d)| Layer {
-            descriptor: d.clone(),
-            diff_id: diff_ids.and_then(|ids| ids.get(i)).cloned(),
-        })
-        .collect();
+    let layers = layers_of(manifest.layers().unwrap_or_default(), diff_ids);
     Ok(Image {
         descriptor,
         manifest_bytes,

@@ -1,5 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
+// The error enums carry their evidence (paths, digests, names); several reach clippy's
+// 128-byte threshold since main's typed destinations and the registry transport met.
+// Boxing their large variants is a change across every constructor: left to the
+// typed-error work (issue 9).
+#![allow(clippy::result_large_err)]
 
 mod copy;
 mod edit;
@@ -10,6 +15,7 @@ mod layout;
 mod name;
 mod resolve;
 mod runtime;
+pub mod signatures;
 mod tag;
 mod tar_index;
 mod transport;
@@ -50,13 +56,13 @@ pub use runtime::unpack::{
 pub use tag::TagError;
 pub use tar_index::{LinkProblem, TarIndex, TarIndexError};
 pub use transport::docker_archive::{
-    DOCKER_LAYER_TAR, DockerArchiveError, DockerArchiveSource, DockerArchiveWritten,
-    write_docker_archive,
+    ArchiveProblem, DOCKER_LAYER_TAR, DockerArchiveError, DockerArchiveSource,
+    DockerArchiveWritten, ManifestProblem, NameProblem, write_docker_archive,
 };
 pub use transport::{
     BlobOpenError, BlobReader, BlobSink, Capabilities, CasFailures, Damage, Destination,
     DestinationError, DiscoverSource, DiscoverSourceError, DockerArchiveDestination, Endpoint,
-    EndpointError, LayoutDestination, LayoutSource, Location, OciArchiveDestination,
+    EndpointError, LayoutDestination, LayoutProblem, LayoutSource, Location, OciArchiveDestination,
     OciArchiveSource, OpenOptions, ReferrersError, RegistryDestination, RegistryError,
     RegistryOptions, RegistrySource, Source, SourceError, TRANSPORTS, Transport, archive_lock_path,
     delete_image, list_tags, open_destination, open_endpoint, open_endpoint_destination,

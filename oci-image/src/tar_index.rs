@@ -48,7 +48,7 @@ const MAX_RESOLVE_WORK: u64 = 256 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum TarIndexError {
     /// Reading the archive (or writing its decompressed copy) failed.
-    #[error("cannot read archive {}: {source}", file.display())]
+    #[error("cannot read archive {}", file.display())]
     Io {
         /// The archive.
         file: PathBuf,
@@ -56,7 +56,7 @@ pub enum TarIndexError {
         source: io::Error,
     },
     /// The decompressed copy could not be created in the scratch directory.
-    #[error("cannot create a temp file in {}: {source}", dir.display())]
+    #[error("cannot create a temp file in {}", dir.display())]
     Scratch {
         /// The scratch directory.
         dir: PathBuf,

@@ -14,6 +14,7 @@ pub use tar::Limits;
 pub use tar::detect as detect_compression;
 
 pub use create::{
-    Compression, CreateOptions, Created, Error as CreateError, Warning, create, diff,
+    Compression, CreateOptions, CreateProgress, CreateProgressFn, Created, Error as CreateError,
+    Warning, create, diff,
 };
 pub use list::{EntryKind, ListEntry, list, list_with_limits};

@@ -66,7 +66,7 @@ pub enum ShortNameMode {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfError {
     /// The file or directory could not be read.
-    #[error("reading registries configuration {path}: {source}")]
+    #[error("cannot read registries configuration {path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -95,7 +95,7 @@ pub enum ConfError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
     /// The name is not a reference.
-    #[error("{input:?} is not a valid reference: {source}")]
+    #[error("{input:?} is not a valid reference")]
     Reference {
         /// The input.
         input: String,
@@ -131,7 +131,7 @@ pub enum ResolveError {
         input: String,
     },
     /// Rewriting into a location gave something that is not a canonical reference.
-    #[error("rewriting reference {reference} with location {location:?}: {source}")]
+    #[error("rewriting reference {reference} with location {location:?}")]
     Rewrite {
         /// The logical reference.
         reference: String,

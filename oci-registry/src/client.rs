@@ -375,9 +375,16 @@ impl RegistryClient {
 
     fn is_insecure(&self, registry: &str) -> bool {
         let o = &self.inner.options;
+        // An entry names `HOST[:PORT]`; a bare `HOST` covers every port.
+        let host_only = |a: &str| -> Option<String> {
+            let (h, p) = a.rsplit_once(':')?;
+            (p.bytes().all(|b| b.is_ascii_digit()) && (!h.contains(':') || h.ends_with(']')))
+                .then(|| h.to_owned())
+        };
         o.insecure_all
-            || o.insecure.contains(registry)
-            || o.insecure.contains(Self::api_host(registry))
+            || [registry, Self::api_host(registry)].iter().any(|r| {
+                o.insecure.contains(*r) || host_only(r).is_some_and(|h| o.insecure.contains(&h))
+            })
     }
 
     /// `https://HOST` or, for an insecure registry whose TLS failed, `http://HOST`.

@@ -11,6 +11,7 @@ pub mod http;
 mod limit;
 mod link;
 pub mod proxy;
+mod referrers;
 mod repository;
 pub mod tls;
 mod upload;
@@ -24,6 +25,7 @@ pub use client::{Network, NetworkError, RegistryClient, RegistryOptions, SystemN
 pub use error::{Error, ErrorCode, ErrorKind};
 pub use limit::{Permit, Semaphore};
 pub use link::{Link, next_link, parse_link};
+pub use referrers::{Referrers, ReferrersSource, fallback_tag, referrer_descriptor};
 pub use repository::{
     MANIFEST_ACCEPT, MANIFEST_LIMIT, Manifest, ManifestHead, ManifestRef, PushedManifest,
     Repository, is_manifest_type,

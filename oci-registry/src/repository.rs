@@ -184,6 +184,14 @@ impl Repository {
     /// algorithm, must match the bytes; a body `mediaType` differing from the
     /// `Content-Type` (parameters ignored) is refused.
     pub fn get_manifest(&self, reference: &ManifestRef) -> Result<Manifest, Error> {
+        self.fetch_manifest(reference).map(|(m, _)| m)
+    }
+
+    /// [`Repository::get_manifest`], with the response's `ETag`.
+    pub(crate) fn fetch_manifest(
+        &self,
+        reference: &ManifestRef,
+    ) -> Result<(Manifest, Option<String>), Error> {
         let ctx = self.ctx(reference.digest());
         let url = self.url(&format!("manifests/{reference}"));
         let request = Request::new("GET", url, self.pull_scope()).header("Accept", MANIFEST_ACCEPT);
@@ -225,11 +233,15 @@ impl Repository {
             }));
         }
         let media_type = body_type.or(content_type).unwrap_or_default();
-        Ok(Manifest {
-            bytes,
-            digest,
-            media_type,
-        })
+        let etag = response.header("etag").map(str::to_owned);
+        Ok((
+            Manifest {
+                bytes,
+                digest,
+                media_type,
+            },
+            etag,
+        ))
     }
 
     /// HEADs a manifest: `None` when the registry does not have it.
@@ -274,6 +286,17 @@ impl Repository {
         bytes: &[u8],
         media_type: &str,
     ) -> Result<PushedManifest, Error> {
+        self.put_manifest_if(reference, bytes, media_type, None)
+    }
+
+    /// [`Repository::put_manifest`] with `If-Match: etag` when given.
+    pub(crate) fn put_manifest_if(
+        &self,
+        reference: &ManifestRef,
+        bytes: &[u8],
+        media_type: &str,
+        if_match: Option<&str>,
+    ) -> Result<PushedManifest, Error> {
         let ctx = self.ctx(reference.digest());
         let algorithm = reference
             .digest()
@@ -295,9 +318,12 @@ impl Repository {
             }));
         }
         let url = self.url(&format!("manifests/{reference}"));
-        let request = Request::new("PUT", url, self.push_scope())
+        let mut request = Request::new("PUT", url, self.push_scope())
             .header("Content-Type", media_type)
             .body(bytes);
+        if let Some(tag) = if_match {
+            request = request.header("If-Match", tag);
+        }
         let response = self.client.execute(ctx, request)?;
         if !(200..300).contains(&response.status) {
             return Err(self.client.status_error(ctx, response).digest(&digest));

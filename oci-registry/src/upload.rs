@@ -87,9 +87,15 @@ impl Repository {
         if !options.skip_exists_check && self.blob_exists(digest)?.is_some() {
             return Ok(Pushed::Existed);
         }
+        let Some(algorithm) = digest.algorithm() else {
+            return Err(ctx.error(ErrorKind::Input {
+                reason: format!("unregistered digest algorithm {}", digest.algorithm_name()),
+            }));
+        };
         let mut scopes = self.push_scope();
         let mut url = self.url("blobs/uploads/");
-        if let Some(from) = options.mount_from.as_deref().filter(|f| *f != self.name) {
+        let mount_from = options.mount_from.as_deref().filter(|f| *f != self.name);
+        if let Some(from) = mount_from {
             scopes.push(Scope::pull(from));
             url.push_str(&format!(
                 "?mount={}&from={}",
@@ -100,62 +106,78 @@ impl Repository {
         let response = self
             .client
             .execute(ctx, Request::new("POST", url, scopes))?;
-        if response.status == 201 && options.mount_from.is_some() {
+        if response.status == 201 && mount_from.is_some() {
             return Ok(Pushed::Mounted);
         }
         let session = if response.status == 202 {
-            Some(response)
-        } else if options.mount_from.is_some() {
+            response
+        } else if mount_from.is_some() {
             // The mount was refused outright: a plain upload.
             tracing::debug!(
                 "mount of {digest} refused (HTTP {}), uploading",
                 response.status
             );
-            None
+            self.open_session(ctx)?
         } else {
             return Err(self.client.status_error(ctx, response));
         };
-        let session = match session {
-            Some(s) => s,
-            None => {
-                let response = self.client.execute(
-                    ctx,
-                    Request::new("POST", self.url("blobs/uploads/"), self.push_scope()),
-                )?;
-                if response.status != 202 {
-                    return Err(self.client.status_error(ctx, response));
-                }
-                response
-            }
-        };
-        let location = location_of(ctx, &session)?;
+        self.upload(ctx, &session, algorithm, reader, Some((digest, size)))?;
+        Ok(Pushed::Uploaded)
+    }
+
+    /// Pushes a blob whose digest is not known beforehand (a layer being compressed, say):
+    /// always an upload, the digest computed with `algorithm` while the bytes stream by,
+    /// in one PUT when it all fits in one chunk, in chunks otherwise. Returns the digest
+    /// and size committed.
+    pub fn push_blob_stream(
+        &self,
+        algorithm: oci_digest::Algorithm,
+        reader: &mut dyn Read,
+    ) -> Result<(Digest, u64), Error> {
+        let ctx = self.ctx(None);
+        let session = self.open_session(ctx)?;
+        self.upload(ctx, &session, algorithm, reader, None)
+    }
+
+    /// POSTs a new upload session.
+    fn open_session(&self, ctx: Ctx<'_>) -> Result<Response, Error> {
+        let response = self.client.execute(
+            ctx,
+            Request::new("POST", self.url("blobs/uploads/"), self.push_scope()),
+        )?;
+        if response.status != 202 {
+            return Err(self.client.status_error(ctx, response));
+        }
+        Ok(response)
+    }
+
+    fn upload(
+        &self,
+        ctx: Ctx<'_>,
+        session: &Response,
+        algorithm: oci_digest::Algorithm,
+        reader: &mut dyn Read,
+        expected: Option<(&Digest, u64)>,
+    ) -> Result<(Digest, u64), Error> {
+        let location = location_of(ctx, session)?;
         let min_chunk = session
             .header("oci-chunk-min-length")
             .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(0);
-        let Some(algorithm) = digest.algorithm() else {
-            return Err(ctx.error(ErrorKind::Input {
-                reason: format!("unregistered digest algorithm {}", digest.algorithm_name()),
-            }));
-        };
+            .unwrap_or(0)
+            .min(64 << 20);
         let mut upload = Upload {
             repository: self,
             ctx,
             location,
             digester: Digester::new(algorithm),
-            digest,
-            size,
+            expected,
         };
         let chunk = self.client.options().chunk_size.max(min_chunk).max(1);
-        let result = if size <= chunk as u64 && min_chunk <= size as usize {
-            upload.monolithic(reader)
-        } else {
-            upload.chunked(reader, chunk)
-        };
+        let result = upload.run(reader, chunk);
         if result.is_err() {
             upload.cancel();
         }
-        result.map(|()| Pushed::Uploaded)
+        result
     }
 }
 
@@ -174,8 +196,7 @@ struct Upload<'a> {
     ctx: Ctx<'a>,
     location: String,
     digester: Digester,
-    digest: &'a Digest,
-    size: u64,
+    expected: Option<(&'a Digest, u64)>,
 }
 
 impl Upload<'_> {
@@ -187,74 +208,97 @@ impl Upload<'_> {
             .source(e)
     }
 
-    /// Checks what was read against the descriptor.
-    fn check_measured(&self) -> Result<(), Error> {
+    /// Checks what was read against the descriptor, when there is one: the digest.
+    fn measured(&self) -> Result<Digest, Error> {
         let measured = self.digester.clone().finish();
-        if measured.size != self.size {
-            return Err(self.ctx.error(ErrorKind::SizeMismatch {
-                expected: self.size,
-                actual: measured.size,
-            }));
+        if let Some((digest, size)) = self.expected {
+            if measured.size != size {
+                return Err(self.ctx.error(ErrorKind::SizeMismatch {
+                    expected: size,
+                    actual: measured.size,
+                }));
+            }
+            if measured.digest != *digest {
+                return Err(self.ctx.error(ErrorKind::DigestMismatch {
+                    actual: measured.digest,
+                }));
+            }
         }
-        if measured.digest != *self.digest {
-            return Err(self.ctx.error(ErrorKind::DigestMismatch {
-                actual: measured.digest,
+        Ok(measured.digest)
+    }
+
+    fn too_long(&self) -> Result<(), Error> {
+        if let Some((_, size)) = self.expected
+            && self.digester.size() > size
+        {
+            return Err(self.ctx.error(ErrorKind::SizeMismatch {
+                expected: size,
+                actual: self.digester.size(),
             }));
         }
         Ok(())
     }
 
-    fn monolithic(&mut self, reader: &mut dyn Read) -> Result<(), Error> {
-        let mut buf = vec![0u8; self.size as usize + 1];
-        let n = read_full(reader, &mut buf).map_err(|e| self.read_error(e))?;
-        buf.truncate(n);
-        self.digester.update(&buf);
-        self.check_measured()?;
-        let url = with_digest(&self.location, self.digest);
-        let request = Request::new("PUT", url, self.repository.push_scope())
-            .header("Content-Type", "application/octet-stream")
-            .body(&buf);
-        let response = self.repository.client.execute(self.ctx, request)?;
-        self.committed(response)
-    }
-
-    fn committed(&self, response: Response) -> Result<(), Error> {
+    fn committed(&self, response: Response, digest: &Digest) -> Result<(), Error> {
         if !(200..300).contains(&response.status) {
-            return Err(self.repository.client.status_error(self.ctx, response));
+            return Err(self
+                .repository
+                .client
+                .status_error(self.ctx, response)
+                .digest(digest));
         }
-        crate::repository::check_header_digest(&response, self.digest).map_err(|kind| {
+        crate::repository::check_header_digest(&response, digest).map_err(|kind| {
             self.ctx
                 .error(kind)
+                .digest(digest)
                 .url(&response.url)
                 .status(response.status)
         })
     }
 
-    fn chunked(&mut self, reader: &mut dyn Read, chunk: usize) -> Result<(), Error> {
-        let mut buf = vec![0u8; chunk];
-        let mut offset: u64 = 0;
+    /// Reads chunk by chunk: a blob that ends within the first chunk goes in one PUT,
+    /// anything longer in PATCHes and a closing PUT.
+    fn run(&mut self, reader: &mut dyn Read, chunk: usize) -> Result<(Digest, u64), Error> {
+        // A known small size needs a buffer of that size only (plus one byte, to notice
+        // a longer reader).
+        let first_len = match self.expected {
+            Some((_, size)) if size < chunk as u64 => size as usize + 1,
+            _ => chunk,
+        };
+        let mut buf = vec![0u8; first_len];
+        let n = read_full(reader, &mut buf).map_err(|e| self.read_error(e))?;
+        self.digester.update(&buf[..n]);
+        self.too_long()?;
+        if n < first_len {
+            let digest = self.measured()?;
+            let url = with_digest(&self.location, &digest);
+            let request = Request::new("PUT", url, self.repository.push_scope())
+                .header("Content-Type", "application/octet-stream")
+                .body(&buf[..n]);
+            let response = self.repository.client.execute(self.ctx, request)?;
+            self.committed(response, &digest)?;
+            return Ok((digest, n as u64));
+        }
+        buf.resize(chunk, 0);
+        let mut offset = self.send_chunk(&buf[..n], 0)?;
         loop {
             let n = read_full(reader, &mut buf).map_err(|e| self.read_error(e))?;
             if n == 0 {
                 break;
             }
             self.digester.update(&buf[..n]);
-            if self.digester.size() > self.size {
-                return Err(self.ctx.error(ErrorKind::SizeMismatch {
-                    expected: self.size,
-                    actual: self.digester.size(),
-                }));
-            }
+            self.too_long()?;
             offset = self.send_chunk(&buf[..n], offset)?;
             if n < chunk {
                 break;
             }
         }
-        self.check_measured()?;
-        let url = with_digest(&self.location, self.digest);
+        let digest = self.measured()?;
+        let url = with_digest(&self.location, &digest);
         let request = Request::new("PUT", url, self.repository.push_scope());
         let response = self.repository.client.execute(self.ctx, request)?;
-        self.committed(response)
+        self.committed(response, &digest)?;
+        Ok((digest, offset))
     }
 
     /// Sends `data` (which starts at `start`), resuming from the registry's offset after
@@ -295,10 +339,7 @@ impl Upload<'_> {
                         ErrorKind::Transport | ErrorKind::RetriesExhausted { .. }
                     ) =>
                 {
-                    tracing::debug!(
-                        "upload of {}: {e}; asking the registry where it stands",
-                        self.digest
-                    );
+                    tracing::debug!("upload: {e}; asking the registry where it stands");
                     at = self.status_offset().map_err(|_| e)?;
                 }
                 Err(e) => return Err(e),

@@ -223,6 +223,9 @@ impl Policy {
 
 /// The default policy file, as containers/image chooses it: the user's
 /// `~/.config/containers/policy.json` when it exists, else `/etc/containers/policy.json`.
+/// (The draft named the system file first; containers/image's order is kept so
+/// that a user's policy overrides the system's and ocimg decides under the same file as
+/// skopeo and podman run by the same user. `ocimg verify --help` says so.)
 pub fn default_policy_path() -> PathBuf {
     if let Some(home) = std::env::var_os("HOME") {
         let user = Path::new(&home).join(".config/containers/policy.json");
@@ -689,28 +692,47 @@ fn signed_by(
             continue;
         };
         seen += 1;
-        let verdict = match crate::simple::verify_simple(&data, &keyring, manifest, now) {
-            Err(e) => SignatureVerdict {
-                format: "simple",
-                signer: None,
-                identity: None,
-                accepted: false,
-                reason: e.to_string(),
-            },
-            Ok(v) => {
-                let m = identity_matches(identity, image, &v.payload.docker_reference);
-                SignatureVerdict {
-                    format: "simple",
-                    signer: Some(v.fingerprint),
-                    identity: Some(v.payload.docker_reference.clone()),
-                    accepted: m.is_ok(),
-                    reason: m.err().unwrap_or_else(|| "signature accepted".to_owned()),
-                }
-            }
-        };
+        let checked = crate::simple::verify_simple(&data, &keyring, manifest, now)
+            .map(|v| (Some(v.fingerprint), v.payload.docker_reference))
+            .map_err(|e| e.to_string());
+        let verdict = judge("simple", checked, identity, image);
         any |= verdict.accepted;
         out.push(verdict);
     }
+    outcome(any, seen)
+}
+
+/// One signature's verdict: refused for `checked`'s reason, or judged by the
+/// `signedIdentity` rule on its (signer, signed identity).
+fn judge(
+    format: &'static str,
+    checked: Result<(Option<String>, String), String>,
+    identity: &SignedIdentity,
+    image: &ImageRef,
+) -> SignatureVerdict {
+    match checked {
+        Err(reason) => SignatureVerdict {
+            format,
+            signer: None,
+            identity: None,
+            accepted: false,
+            reason,
+        },
+        Ok((signer, signed)) => {
+            let m = identity_matches(identity, image, &signed);
+            SignatureVerdict {
+                format,
+                signer,
+                identity: Some(signed),
+                accepted: m.is_ok(),
+                reason: m.err().unwrap_or_else(|| "signature accepted".to_owned()),
+            }
+        }
+    }
+}
+
+/// A requirement's outcome after reading `seen` signatures of its format.
+fn outcome(any: bool, seen: usize) -> (bool, String) {
     if any {
         (true, "a signature was accepted".to_owned())
     } else if seen == 0 {
@@ -776,38 +798,12 @@ fn sigstore_signed(
             check_manifest(manifest, &p.manifest_digest).map_err(|e| e.to_string())?;
             Ok(p)
         };
-        let verdict = match check() {
-            Err(reason) => SignatureVerdict {
-                format: "cosign",
-                signer: None,
-                identity: None,
-                accepted: false,
-                reason,
-            },
-            Ok(p) => {
-                let m = identity_matches(identity, image, &p.docker_reference);
-                SignatureVerdict {
-                    format: "cosign",
-                    signer: None,
-                    identity: Some(p.docker_reference.clone()),
-                    accepted: m.is_ok(),
-                    reason: m.err().unwrap_or_else(|| "signature accepted".to_owned()),
-                }
-            }
-        };
+        let checked = check().map(|p| (None, p.docker_reference));
+        let verdict = judge("cosign", checked, identity, image);
         any |= verdict.accepted;
         out.push(verdict);
     }
-    if any {
-        (true, "a signature was accepted".to_owned())
-    } else if seen == 0 {
-        (
-            false,
-            "a signature was required, but no signature exists".to_owned(),
-        )
-    } else {
-        (false, format!("none of the {seen} signatures was accepted"))
-    }
+    outcome(any, seen)
 }
 
 /// Applies a `signedIdentity` rule, as containers/image's `policy_reference_match.go`.

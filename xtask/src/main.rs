@@ -25,7 +25,7 @@ fn main() -> std::process::ExitCode {
         Some("docs") => docs(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers|images|registry] | fuzz [TARGET] | demo | docs | api>"
+                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers|images|registry|sign] | fuzz [TARGET] | demo | docs | api>"
             );
             return std::process::ExitCode::from(2);
         }

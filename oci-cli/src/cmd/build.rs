@@ -13,6 +13,11 @@ use super::layer_create::{Compress, compression};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  # From scratch
+  ocimg build layout:app --rootfs ./rootfs --entrypoint '[\"/bin/app\"]'
+  # On a base image, with a reproducible digest
+  ocimg build layout:app-1.0 --base base:latest --rootfs ./app --env APP_MODE=prod --source-date-epoch 0")]
 pub struct Args {
     /// The root filesystem to build from.
     #[arg(long, value_name = "ROOTFS")]
@@ -63,17 +68,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         threads: args.threads,
         ..BuildOptions::new(&args.rootfs)
     };
-    // A spinner on a terminal; nothing extra when standard error is piped or with -q.
-    let spinner = crate::progress::spinner(format!(
-        "ocimg build: writing a layer of {}{}",
-        args.rootfs.display(),
-        args.base
-            .as_deref()
-            .map(|b| format!(" (changes from {b})"))
-            .unwrap_or_default()
-    ));
+    // Bars on a terminal; nothing extra when standard error is piped or with -q.
+    let options = BuildOptions {
+        progress: crate::progress::progress(),
+        ..options
+    };
     let built = oci_image::build(&name.dir, tag, &options);
-    drop(spinner);
+    crate::progress::end_progress(&options.progress);
     let built = match built {
         Ok(built) => built,
         Err(e) => {

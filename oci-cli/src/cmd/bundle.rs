@@ -13,6 +13,10 @@ use crate::Outcome;
 use crate::progress::{end_progress, progress};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg bundle layout:1.0 ./bundle && sudo runc run -b ./bundle app
+  # As an unprivileged user, with a terminal
+  ocimg bundle --rootless --tty layout:1.0 ./bundle && runc run -b ./bundle app")]
 pub struct Args {
     /// Pick this platform's manifest (OS/ARCH[/VARIANT]) from an index or from entries
     /// sharing the name (default: this machine's).
@@ -28,6 +32,9 @@ pub struct Args {
     /// Print one JSON object `{"bundle", "args", "user"}` on standard output.
     #[arg(long)]
     json: bool,
+    // The trust policy the image must satisfy.
+    #[command(flatten)]
+    policy: super::policy::PolicyArgs,
     // Network options for discover: images.
     #[command(flatten)]
     net: super::name::NetArgs,
@@ -49,6 +56,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         Ok(source) => source,
         Err(outcome) => return outcome,
     };
+    if let Err(outcome) = args.policy.check("bundle", &args.name, source.as_ref()) {
+        return outcome;
+    }
     let options = BundleDirOptions {
         unpack: UnpackOptions {
             platform: args.platform,

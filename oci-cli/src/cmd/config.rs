@@ -94,6 +94,9 @@ pub(crate) fn source_date_epoch(flag: Option<i64>) -> anyhow::Result<Option<i64>
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg config layout:1.0 --tag 1.0-debug --env DEBUG=1
+  ocimg config layout:1.0 --clear-entrypoint --cmd '[\"/bin/sh\"]'")]
 pub struct Args {
     /// The new tag; default: REF itself when it is a tag (as umoci does).
     #[arg(long, value_name = "NEWTAG")]

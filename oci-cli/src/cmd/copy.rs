@@ -20,6 +20,13 @@ enum FormatArg {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg copy oci:layout:1.0 oci-archive:app.tar:1.0
+  # Into a file that docker load reads
+  ocimg copy oci:layout:1.0 docker-archive:app.tar:app:1.0
+  # The whole index, layers recompressed with zstd
+  ocimg copy --all-platforms --compress zstd oci:layout:multi oci:other:multi
+  ocimg copy discover:example.com/app#1.0 oci:layout:1.0")]
 pub struct Args {
     /// The source: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG],
     /// docker://HOST/REPO[:TAG|@DIGEST] or discover:HOST/PATH[#FRAGMENT].
@@ -50,6 +57,15 @@ pub struct Args {
     /// Copy the manifests that refer to the image (signatures, SBOMs) with it.
     #[arg(long)]
     include_referrers: bool,
+    /// Do not carry the source's signatures (signature referrers, cosign's .sig tag,
+    /// lookaside signatures): needed when the copy changes a signed manifest (another
+    /// format, recompressed layers) or the destination cannot hold signatures (a
+    /// docker-archive).
+    #[arg(long)]
+    remove_signatures: bool,
+    // The trust policy the source must satisfy.
+    #[command(flatten)]
+    policy: super::policy::PolicyArgs,
     // Network options for discover: sources.
     #[command(flatten)]
     net: super::name::NetArgs,
@@ -96,6 +112,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         include_referrers: args.include_referrers,
         registry: args.registry.destination(),
         progress: progress(),
+        remove_signatures: args.remove_signatures,
+        policy: args
+            .policy
+            .policy
+            .as_deref()
+            .map(super::policy::load_policy)
+            .transpose()?,
+        registries_d: args.policy.registries_d()?,
     };
     let result = oci_image::copy_image(&args.source, &args.destination, &open, &options);
     end_progress(&options.progress);

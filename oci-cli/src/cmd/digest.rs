@@ -11,6 +11,10 @@ use oci_digest::{Algorithm, Input, Measured};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg digest layer.tar.gz
+  ocimg digest --algorithm sha512 --json a.tar b.tar
+  tar -cf - rootfs | ocimg digest -")]
 pub struct Args {
     /// Digest algorithm: sha256, sha512 or blake3.
     #[arg(long, short = 'a', default_value = "sha256", value_parser = parse_algorithm)]

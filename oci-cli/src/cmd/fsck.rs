@@ -10,6 +10,9 @@ use super::init::open;
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg fsck layout
+  ocimg fsck --json layout")]
 pub struct Args {
     /// Print one JSON object `{"ok", "checked": {"blobs", "bytes"}, "problems": [{"digest",
     /// "kind", "message"}], "warnings": [...]}` on standard output.

@@ -11,6 +11,10 @@ use super::init::{fail, open};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg gc layout
+  # Remove every unreachable blob now, however recent
+  ocimg gc --grace 0 --json layout")]
 pub struct Args {
     /// Keep unreachable blobs modified less than this many seconds ago (they may belong
     /// to a writer that has not updated index.json yet).

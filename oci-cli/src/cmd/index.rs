@@ -7,6 +7,8 @@ use super::init::{fail, open};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg index create layout:multi layout:amd64 layout:arm64")]
 pub struct Args {
     #[command(subcommand)]
     command: Command,
@@ -19,6 +21,10 @@ enum Command {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  # One index over two images of the layout, tagged multi
+  ocimg index create layout:multi layout:amd64 layout:arm64
+  ocimg index create --json layout:multi layout:sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
 pub struct CreateArgs {
     /// Print one JSON object `{"ref", "digest"}` on standard output.
     #[arg(long)]

@@ -9,6 +9,9 @@ use oci_spec_types::Platform;
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg init layout
+  ocimg init --json /tmp/layout")]
 pub struct Args {
     /// Print one JSON object `{"layout"}` on standard output.
     #[arg(long)]

@@ -9,6 +9,11 @@ use super::init::{fail, open_image_with, parse_platform};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg inspect layout:1.0
+  ocimg inspect --platform linux/arm64 --json oci:layout:multi
+  ocimg inspect docker-archive:app.tar
+  ocimg inspect discover:example.com/app#1.0")]
 pub struct Args {
     /// Pick this platform's manifest (OS/ARCH[/VARIANT]) where several entries share the
     /// name, and descend into an index; without it an index is shown as such.

@@ -11,6 +11,8 @@ use oci_sign::cosign::CosignPrivateKey;
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg key generate cosign")]
 pub struct Args {
     #[command(subcommand)]
     command: KeyCommand,
@@ -23,7 +25,11 @@ enum KeyCommand {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example: ocimg key generate cosign --passphrase-file pw.txt")]
+#[command(after_help = "Examples:
+  # cosign.key and cosign.pub, the key encrypted with the passphrase in pw.txt
+  ocimg key generate --passphrase-file pw.txt cosign
+  # An empty passphrase, as cosign generate-key-pair with COSIGN_PASSWORD=''
+  ocimg key generate --json test-key")]
 struct GenerateArgs {
     /// Print one JSON object `{"privateKey", "publicKey"}` on standard output.
     #[arg(long)]

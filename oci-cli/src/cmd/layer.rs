@@ -3,6 +3,10 @@
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg layer create rootfs -o layer.tar.gz
+  ocimg layer ls layer.tar.gz
+  ocimg layer apply base.tar.gz app.tar.gz ./root")]
 pub struct Args {
     #[command(subcommand)]
     command: Command,

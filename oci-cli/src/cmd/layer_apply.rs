@@ -11,6 +11,10 @@ use oci_layer::apply::{Applied, ApplyOptions, Expected, apply_layer};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg layer apply base.tar.gz app.tar.gz ./root
+  # Without root privileges, the counts as JSON
+  ocimg layer apply --rootless --json layer.tar ./root")]
 #[command(override_usage = "ocimg layer apply [OPTIONS] LAYER... ROOT")]
 pub struct ApplyArgs {
     /// Apply without privileges: no ownership changes, devices become empty files,

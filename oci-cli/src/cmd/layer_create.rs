@@ -27,6 +27,11 @@ pub(crate) enum Compress {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  # The whole directory, gzip-compressed
+  ocimg layer create rootfs -o layer.tar.gz
+  # Only what changed from old/ to new/, zstd, mtimes clamped for a reproducible digest
+  ocimg layer create --from old --compress zstd --source-date-epoch 0 new -o diff.tar.zst")]
 pub struct CreateArgs {
     /// Compression of the layer.
     #[arg(long, value_enum, default_value = "gzip")]
@@ -97,6 +102,7 @@ pub fn create(args: CreateArgs) -> anyhow::Result<Outcome> {
         source_date_epoch: source_date_epoch(args.source_date_epoch)?,
         opaque: args.opaque,
         threads: args.threads,
+        ..CreateOptions::default()
     };
     if args.opaque && args.from.is_none() {
         eprintln!("ocimg layer create: --opaque has no effect without --from");

@@ -12,6 +12,9 @@ use oci_layer::{EntryKind, ListEntry};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg layer ls layer.tar.gz
+  ocimg layer ls --json layer.tar.zst")]
 pub struct LsArgs {
     /// Print a JSON array of entries.
     #[arg(long)]

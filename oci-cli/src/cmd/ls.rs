@@ -8,6 +8,9 @@ use super::init::{fail, open};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg ls layout
+  ocimg ls --json layout")]
 pub struct Args {
     /// Print one JSON array `[{"ref", "digest", "mediaType", "size", "platform"}]` on
     /// standard output (`ref` and `platform` null when absent; `platform` spelled

@@ -14,6 +14,10 @@ use serde_json::{Value, json};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg name parse alpine
+  ocimg name resolve alpine:3.20
+  ocimg name discover example.com/app#1.0")]
 pub struct Args {
     #[command(subcommand)]
     command: Command,
@@ -39,6 +43,12 @@ enum DialectArg {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  # docker.io/library/alpine (no tag is added)
+  ocimg name parse alpine
+  ocimg name parse --json ghcr.io/org/app:1.0
+  # As skopeo 1.9 reads it
+  ocimg name parse --dialect containers-image localhost/app")]
 struct ParseArgs {
     /// The reference.
     reference: String,
@@ -51,6 +61,9 @@ struct ParseArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg name resolve alpine
+  ocimg name resolve --registries-conf ./registries.conf --json app:1.0")]
 struct ResolveArgs {
     /// The reference, short or fully qualified.
     reference: String,
@@ -66,6 +79,10 @@ struct ResolveArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg name discover example.com/app#1.0
+  # A test server on this machine, over plain http
+  ocimg name discover --insecure --resolve example.com=127.0.0.1:8080 example.com/app")]
 struct DiscoverArgs {
     /// The name: HOST/PATH[#FRAGMENT].
     name: String,

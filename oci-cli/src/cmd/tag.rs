@@ -7,6 +7,10 @@ use super::init::{fail, open, parse_platform};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg tag layout:1.0 latest
+  # The arm64 image among entries sharing the name 1.0
+  ocimg tag --platform linux/arm64 layout:1.0 1.0-arm64")]
 pub struct Args {
     /// Where several entries share the source's name, the platform to tag
     /// (OS/ARCH[/VARIANT]; default: this machine's).
@@ -25,6 +29,9 @@ pub struct Args {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg untag layout:old
+  ocimg untag --json layout:1.0-rc1")]
 pub struct UntagArgs {
     /// Print one JSON object `{"ref", "digest"}` on standard output.
     #[arg(long)]

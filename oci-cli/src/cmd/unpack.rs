@@ -12,6 +12,9 @@ use crate::Outcome;
 use crate::progress::{end_progress, progress};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ocimg unpack layout:1.0 ./rootfs
+  ocimg unpack --rootless --platform linux/arm64 oci-archive:app.tar:1.0 ./rootfs")]
 pub struct Args {
     /// Pick this platform's manifest (OS/ARCH[/VARIANT]) from an index or from entries
     /// sharing the name (default: this machine's).
@@ -23,6 +26,9 @@ pub struct Args {
     /// Print one JSON object `{"dest", "layers", "entries"}` on standard output.
     #[arg(long)]
     json: bool,
+    // The trust policy the image must satisfy.
+    #[command(flatten)]
+    policy: super::policy::PolicyArgs,
     // Network options for discover: images.
     #[command(flatten)]
     net: super::name::NetArgs,
@@ -44,6 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         Ok(source) => source,
         Err(outcome) => return outcome,
     };
+    if let Err(outcome) = args.policy.check("unpack", &args.name, source.as_ref()) {
+        return outcome;
+    }
     let options = UnpackOptions {
         platform: args.platform,
         rootless: args.rootless,

@@ -36,6 +36,13 @@ impl From<KindArg> for Kind {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  # Check a manifest: one line per violation, exit 1 when it is invalid
+  ocimg validate --kind manifest manifest.json
+  # A layout's index.json, the results as JSON
+  ocimg validate --kind index --json layout/index.json
+  # A config from standard input
+  cat config.json | ocimg validate --kind config -")]
 pub struct Args {
     /// What the files are.
     #[arg(long, value_enum)]

@@ -1,6 +1,7 @@
 //! Integration tests of the `ocimg` binary: spellings, JSON shapes and exit codes of CLI.md.
 
 mod build;
+mod causes;
 mod copy;
 mod copy_discover;
 mod digest;
@@ -13,6 +14,7 @@ mod login;
 mod name;
 mod output;
 mod registry;
+mod sign;
 mod unpack;
 mod validate;
 

@@ -213,6 +213,17 @@ fn progress_is_hidden_when_stderr_is_piped_and_drawn_on_a_terminal() {
         // NO_COLOR: no colour escapes (SGR colour sequences).
         assert!(!drawn.contains("\x1b[3"), "{args}: {drawn:?}");
     }
+    // build: the new layer's bar, its bytes against the tree's size; on a base, the base
+    // layer's bar first, then the new layer's bytes and rate.
+    let drawn = on_tty(&format!("build {layout}:tty --rootfs {}", path(&rootfs)));
+    assert!(drawn.contains("layer 1/1 new"), "{drawn:?}");
+    assert!(drawn.contains("KiB/"), "bytes of a total: {drawn:?}");
+    let drawn = on_tty(&format!(
+        "build {layout}:tty-on-base --base {image_ref} --rootfs {}",
+        path(&rootfs)
+    ));
+    assert!(drawn.contains("layer 1/2 sha256:"), "{drawn:?}");
+    assert!(drawn.contains("layer 2/2 new"), "{drawn:?}");
     let quiet = on_tty(&format!(
         "-q unpack --rootless {image_ref} {}",
         dest("tty-quiet")

@@ -9,20 +9,19 @@ use oci_digest::{Measured, PutError, VerifyError};
 use oci_layer::Compression;
 use oci_layer::recompress::{RecompressError, RecompressOptions, recompress};
 use oci_spec_types::docker::{DockerManifest, DockerManifestList, ToDockerError, ToOciError};
-use oci_spec_types::document::{AnyManifest, AnyManifestError, ManifestKind, ParseError};
+use oci_spec_types::document::{AnyManifest, ManifestKind};
 use oci_spec_types::media_type::{self, MediaType};
 use oci_spec_types::{
-    Algorithm, Descriptor, Digest, Document, ImageConfig, ImageIndex, ImageManifest, Platform,
-    PlatformMatcher,
+    Algorithm, Descriptor, Digest, Document, ImageIndex, ImageManifest, Platform,
 };
 
-use crate::resolve::{MAX_DEPTH, MAX_DOCUMENT_SIZE, platform_string};
-use crate::transport::{BlobOpenError, Source, read_error};
+use crate::resolve::MAX_DEPTH;
+use crate::transport::{BlobOpenError, Location, Source, Transport, read_error};
 use crate::transport::{
     Destination, DestinationError, Endpoint, OpenOptions, SourceError, open_endpoint,
     open_endpoint_destination_with, scratch_dir_of,
 };
-use crate::{Progress, UnpackEvent as Event};
+use crate::{ImageError, Progress, UnpackEvent as Event};
 
 /// The manifest format a copy writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +76,17 @@ pub struct CopyOptions {
     /// starts (its position among the manifest's layers), then
     /// [`Event::Read`](crate::UnpackEvent::Read) as its bytes are read.
     pub progress: Progress,
+    /// Drop the source's signatures instead of carrying them (`--remove-signatures`).
+    /// Without it, the signatures of the manifest copied (signature referrers, cosign's
+    /// `.sig` tag, lookaside signatures of a registry source) go with it, and a copy that
+    /// would change a signed manifest, or a destination that cannot hold signatures, is
+    /// refused.
+    pub remove_signatures: bool,
+    /// The trust policy the source must satisfy before anything is written at the
+    /// destination ([`copy_image`]); `None`: no check.
+    pub policy: Option<oci_sign::policy::Policy>,
+    /// registries.d: the lookaside directories of registry sources and destinations.
+    pub registries_d: oci_sign::registries_d::RegistriesD,
 }
 
 /// What [`copy`] did.
@@ -103,28 +113,10 @@ pub enum CopyError {
     /// A blob of the source is missing, damaged or unreadable.
     #[error(transparent)]
     Blob(#[from] BlobOpenError),
-    /// A manifest or index of the source is not a valid document.
-    #[error("document {digest} from {source_name} is invalid")]
-    Document {
-        /// The document's digest.
-        digest: Digest,
-        /// The source.
-        source_name: String,
-        /// What the parser found.
-        #[source]
-        source: AnyManifestError,
-    },
-    /// An image config of the source is not a valid config.
-    #[error("config {digest} from {source_name} is invalid")]
-    Config {
-        /// The config's digest.
-        digest: Digest,
-        /// The source.
-        source_name: String,
-        /// What the parser found.
-        #[source]
-        source: ParseError,
-    },
+    /// The source's image could not be read: an invalid manifest, index or config, no
+    /// entry for the platform, indexes nested too deep.
+    #[error(transparent)]
+    Image(ImageError),
     /// A manifest or index cannot be said in the Docker format.
     #[error("{digest} cannot be converted to the docker format")]
     ToDocker {
@@ -178,22 +170,6 @@ pub enum CopyError {
         #[source]
         source: RecompressError,
     },
-    /// Indexes nest more than [`MAX_DEPTH`] deep.
-    #[error("index {digest} nests indexes more than {MAX_DEPTH} deep")]
-    TooDeep {
-        /// The innermost index reached.
-        digest: Digest,
-    },
-    /// No entry of an index has the wanted platform.
-    #[error("index {index} has no entry for platform {wanted} (available: {})", available.join(", "))]
-    NoPlatform {
-        /// The index.
-        index: Digest,
-        /// The wanted platform.
-        wanted: String,
-        /// The platforms found.
-        available: Vec<String>,
-    },
     /// The destination names an image by digest; a destination takes a tag.
     #[error("destination {destination} names a digest: a copy destination takes a tag")]
     DigestDestination {
@@ -219,12 +195,14 @@ pub enum CopyError {
         destination: String,
     },
     /// A blob could not be stored at the destination.
-    #[error("cannot store blob {digest} in {destination}")]
+    #[error("cannot store blob {digest} in {transport}:{location}")]
     Store {
         /// The blob.
         digest: Digest,
-        /// The destination, as [`Destination::describe`] gives it.
-        destination: String,
+        /// The destination's transport.
+        transport: Transport,
+        /// Where the destination's content goes.
+        location: Location,
         /// The cause.
         #[source]
         source: Box<PutError>,
@@ -238,6 +216,33 @@ pub enum CopyError {
     /// The referrers of a copied manifest could not be listed (`include_referrers`).
     #[error(transparent)]
     Referrers(#[from] crate::ReferrersError),
+    /// The trust policy rejected the source: nothing was written.
+    #[error("source {source_name} rejected by the policy: {reasons}")]
+    Rejected {
+        /// The source.
+        source_name: String,
+        /// The reasons of the requirements that rejected it.
+        reasons: String,
+    },
+    /// The signatures could not be read, checked or carried.
+    #[error(transparent)]
+    Signatures(Box<crate::signatures::SignaturesError>),
+    /// The copy changes a signed manifest: its signatures would not verify.
+    #[error(
+        "copying {digest} changes it into {changed}: its signatures would become invalid (use --remove-signatures)"
+    )]
+    WouldInvalidateSignatures {
+        /// The signed manifest.
+        digest: Digest,
+        /// What the copy writes instead.
+        changed: Digest,
+    },
+}
+
+impl From<crate::signatures::SignaturesError> for CopyError {
+    fn from(e: crate::signatures::SignaturesError) -> CopyError {
+        CopyError::Signatures(Box::new(e))
+    }
 }
 
 impl CopyError {
@@ -247,14 +252,14 @@ impl CopyError {
     pub fn is_check_failure(&self) -> bool {
         match self {
             CopyError::Blob(e) => e.is_check_failure(),
-            CopyError::Document { .. }
-            | CopyError::Config { .. }
-            | CopyError::ToDocker { .. }
+            CopyError::Image(e) => e.is_check_failure(),
+            CopyError::ToDocker { .. }
             | CopyError::ToOci { .. }
             | CopyError::ZstdInDocker
             | CopyError::LayerCount { .. }
-            | CopyError::TooDeep { .. }
-            | CopyError::InvalidTag { .. } => true,
+            | CopyError::InvalidTag { .. }
+            | CopyError::Rejected { .. } => true,
+            CopyError::Signatures(e) => e.is_check_failure(),
             CopyError::Recompress { source, .. } => source.is_check_failure(),
             CopyError::Store { source, .. } => {
                 matches!(**source, PutError::Mismatch(_) | PutError::Unverifiable(_))
@@ -262,10 +267,10 @@ impl CopyError {
             CopyError::Destination(e) => e.is_check_failure(),
             CopyError::Source(e) => e.is_check_failure(),
             CopyError::Referrers(e) => e.is_check_failure(),
-            CopyError::NoPlatform { .. }
-            | CopyError::DigestDestination { .. }
+            CopyError::DigestDestination { .. }
             | CopyError::DiscoverDestination { .. }
             | CopyError::AllPlatformsToDockerArchive { .. }
+            | CopyError::WouldInvalidateSignatures { .. }
             | CopyError::Level { .. } => false,
         }
     }
@@ -274,15 +279,12 @@ impl CopyError {
     pub fn digest(&self) -> Option<&Digest> {
         match self {
             CopyError::Blob(e) => Some(e.digest()),
-            CopyError::Document { digest, .. }
-            | CopyError::Config { digest, .. }
-            | CopyError::ToDocker { digest, .. }
+            CopyError::Image(e) => e.digest(),
+            CopyError::ToDocker { digest, .. }
             | CopyError::ToOci { digest, .. }
-            | CopyError::TooDeep { digest }
             | CopyError::Store { digest, .. } => Some(digest),
             CopyError::LayerCount { manifest, .. } => Some(manifest),
             CopyError::Recompress { layer, .. } => Some(layer),
-            CopyError::NoPlatform { index, .. } => Some(index),
             _ => None,
         }
     }
@@ -362,7 +364,37 @@ pub fn copy_image(
         options.format = source_endpoint.default_format(&destination);
     }
     let opened = open_endpoint(&source_endpoint, &open)?;
+    if let Some(policy) = &options.policy {
+        let check = crate::signatures::check_policy(
+            &source_endpoint,
+            opened.as_ref(),
+            policy,
+            &options.registries_d,
+            oci_sign::openpgp::unix_now(),
+        )?;
+        if !check.verdict.accepted {
+            return Err(CopyError::Rejected {
+                source_name: opened.describe(),
+                reasons: rejection_reasons(&check.verdict),
+            });
+        }
+    }
     copy(opened.as_ref(), &destination, &options)
+}
+
+/// The reasons of the requirements that rejected an image, joined.
+pub(crate) fn rejection_reasons(verdict: &oci_sign::policy::Verdict) -> String {
+    let reasons: Vec<String> = verdict
+        .requirements
+        .iter()
+        .filter(|r| !r.accepted)
+        .map(|r| format!("{}: {}", r.requirement_type, r.reason))
+        .collect();
+    if reasons.is_empty() {
+        "no requirement accepted it".to_owned()
+    } else {
+        reasons.join("; ")
+    }
 }
 
 fn destination_is_docker(destination: &Endpoint) -> bool {
@@ -420,6 +452,15 @@ pub fn copy_to(
             engine.mounted.into_inner(),
         )
     };
+    if !options.remove_signatures {
+        crate::signatures::carry_signatures(
+            source,
+            destination.as_ref(),
+            &root,
+            options.platforms == Platforms::All,
+            &options.registries_d,
+        )?;
+    }
     let named = destination.commit(&root)?;
     Ok(Copied {
         digest: named.digest.clone(),
@@ -435,76 +476,27 @@ fn read_document(
     source: &dyn Source,
     descriptor: &Descriptor,
 ) -> Result<(Vec<u8>, AnyManifest), CopyError> {
-    crate::image::read_manifest(source, descriptor).map_err(|e| from_image(e, descriptor))
+    Ok(crate::image::read_manifest(source, descriptor)?)
 }
 
-/// A copy error for an error of the shared image walk (`crate::image`) from `root`.
-fn from_image(error: crate::ImageError, root: &Descriptor) -> CopyError {
-    use crate::ImageError;
-    match error {
-        ImageError::Blob(e) => CopyError::Blob(e),
-        ImageError::Document {
-            digest,
-            source_name,
-            source,
-        } => CopyError::Document {
-            digest,
-            source_name,
-            source,
-        },
-        ImageError::Config {
-            digest,
-            source_name,
-            source,
-        } => CopyError::Config {
-            digest,
-            source_name,
-            source,
-        },
-        ImageError::NotAManifest {
-            digest,
-            source_name,
-            media_type,
-        } => CopyError::Document {
-            digest,
-            source_name,
-            source: oci_spec_types::document::AnyManifestError::UnknownKind {
-                expected: Some(media_type::IMAGE_MANIFEST.to_owned()),
-                found: Some(MediaType::from(media_type)),
-            },
-        },
-        ImageError::NoPlatform {
-            index,
-            wanted,
-            available,
-            ..
-        } => CopyError::NoPlatform {
-            index: index.unwrap_or_else(|| root.digest.clone()),
-            wanted,
-            available,
-        },
-        ImageError::TooDeep { digest } => CopyError::TooDeep { digest },
+impl From<ImageError> for CopyError {
+    /// A blob that cannot be read stays [`CopyError::Blob`], as in the rest of the copy.
+    fn from(error: ImageError) -> CopyError {
+        match error {
+            ImageError::Blob(e) => CopyError::Blob(e),
+            other => CopyError::Image(other),
+        }
     }
 }
 
 /// Where a copy starts: the source's root, or with several candidates (one entry per
-/// platform under one name) the first for the wanted platform (default: this machine's).
+/// platform under one name) the one for the wanted platform ([`crate::select_root`]).
 fn start(source: &dyn Source, platforms: &Platforms) -> Result<Descriptor, CopyError> {
-    let candidates = source.candidates();
-    let wanted = match platforms {
-        Platforms::One(p) if candidates.len() > 1 => p.clone().unwrap_or_else(Platform::host),
-        _ => return Ok(source.root().clone()),
-    };
-    match PlatformMatcher::new(&wanted).select(candidates) {
-        Some(d) => Ok(d.clone()),
-        None => Err(CopyError::NoPlatform {
-            index: source.root().digest.clone(),
-            wanted: wanted.to_string(),
-            available: candidates
-                .iter()
-                .map(|d| platform_string(d).unwrap_or_else(|| "none".into()))
-                .collect(),
-        }),
+    match platforms {
+        Platforms::One(p) if source.candidates().len() > 1 => {
+            Ok(crate::image::select_root(source, p.as_ref())?)
+        }
+        _ => Ok(source.root().clone()),
     }
 }
 
@@ -520,7 +512,7 @@ fn select(
         Platforms::One(p) => p.as_ref(),
         Platforms::All => None,
     };
-    crate::image::descend(source, root, platform).map_err(|e| from_image(e, root))
+    Ok(crate::image::descend(source, root, platform)?)
 }
 
 /// One copy into a destination.
@@ -621,9 +613,10 @@ impl<'a> Engine<'a> {
         let (bytes, manifest) = self.read_document(descriptor)?;
         if manifest.entries().is_some() {
             if depth >= MAX_DEPTH {
-                return Err(CopyError::TooDeep {
+                return Err(ImageError::TooDeep {
                     digest: descriptor.digest.clone(),
-                });
+                }
+                .into());
             }
             self.copy_index(descriptor, bytes, manifest, depth)
         } else {
@@ -657,9 +650,10 @@ impl<'a> Engine<'a> {
         let (source_format, predicted) = match manifest {
             AnyManifest::OciIndex(_) | AnyManifest::DockerManifestList(_) => {
                 if depth >= MAX_DEPTH {
-                    return Err(CopyError::TooDeep {
+                    return Err(ImageError::TooDeep {
                         digest: descriptor.digest.clone(),
-                    });
+                    }
+                    .into());
                 }
                 let (source_format, index) = match manifest {
                     AnyManifest::DockerManifestList(list) => {
@@ -896,15 +890,7 @@ impl<'a> Engine<'a> {
         {
             return Ok(None);
         }
-        let bytes = self
-            .source
-            .read_small(&manifest.config, MAX_DOCUMENT_SIZE)?;
-        let config: ImageConfig =
-            oci_spec_types::document::from_slice(&bytes).map_err(|source| CopyError::Config {
-                digest: manifest.config.digest.clone(),
-                source_name: self.source.describe(),
-                source,
-            })?;
+        let (_, config) = crate::image::read_config(self.source, &manifest.config)?;
         let diff_ids = config.rootfs.diff_ids;
         if diff_ids.len() != manifest.layers.len() {
             return Err(CopyError::LayerCount {
@@ -949,7 +935,8 @@ impl<'a> Engine<'a> {
     fn store_error(&self, digest: &Digest, source: PutError) -> CopyError {
         CopyError::Store {
             digest: digest.clone(),
-            destination: self.destination.describe(),
+            transport: self.destination.transport(),
+            location: self.destination.location(),
             source: Box::new(source),
         }
     }

@@ -16,10 +16,12 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use oci_digest::{Measured, OpenError as BlobOpenError, PutError};
 use oci_layer::{
-    ApplyError, ApplyOptions, Compression, CreateError, CreateOptions, Expected, apply_layers,
+    ApplyError, ApplyOptions, Compression, CreateError, CreateOptions, CreateProgress, Expected,
+    apply_layers,
 };
 use oci_spec_types::annotations::{BASE_DIGEST, BASE_NAME};
 use oci_spec_types::{Algorithm, Descriptor, Digest, History, ImageConfig, Platform};
@@ -27,6 +29,8 @@ use oci_spec_types::{Algorithm, Descriptor, Digest, History, ImageConfig, Platfo
 use super::{ConfigEdits, EditError, OciImage, Written, timestamp};
 use crate::layout::{InitError, Layout, OpenError};
 use crate::name::ImageName;
+use crate::runtime::unpack::Counting;
+use crate::{Progress, UnpackEvent};
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -46,6 +50,12 @@ pub struct BuildOptions {
     pub source_date_epoch: Option<i64>,
     /// Compression threads; 0 means all cores. The output never depends on it.
     pub threads: usize,
+    /// Progress observer: with a base, [`UnpackEvent::Layer`](crate::UnpackEvent::Layer)
+    /// and [`UnpackEvent::Read`](crate::UnpackEvent::Read) as each base layer is applied
+    /// to the scratch tree; then [`UnpackEvent::Create`](crate::UnpackEvent::Create) and
+    /// [`UnpackEvent::Written`](crate::UnpackEvent::Written) as the new layer is written
+    /// (its estimate, from scratch only, is the size of the root filesystem as a tar).
+    pub progress: Progress,
 }
 
 /// The compression of a built layer unless asked otherwise: gzip at libdeflate's level 4,
@@ -65,6 +75,7 @@ impl BuildOptions {
             compression: BUILD_COMPRESSION,
             source_date_epoch: None,
             threads: 0,
+            progress: Progress::default(),
         }
     }
 }
@@ -155,7 +166,7 @@ impl BuildError {
             BuildError::MissingBlob { .. } => true,
             BuildError::OpenBlob(e) => !matches!(e, BlobOpenError::Io { .. }),
             BuildError::CopyBlob { source, .. } => matches!(source, PutError::Mismatch(_)),
-            BuildError::Unpack(e) => !matches!(e, ApplyError::Io { .. } | ApplyError::Read { .. }),
+            BuildError::Unpack(e) => !e.is_io(),
             BuildError::Layer { source, .. } => matches!(source, CreateError::WhiteoutName { .. }),
             BuildError::Rootfs { .. }
             | BuildError::Layout(_)
@@ -183,11 +194,15 @@ pub fn build(dir: &Path, tag: &str, options: &BuildOptions) -> Result<Built, Bui
         None => None,
         Some(name) => Some(read_base(&layout, name, options.platform.as_ref())?),
     };
+    // Layers of the image: the base's, then the new one.
+    let count = base.as_ref().map_or(0, |b| b.manifest.layers.len()) + 1;
+    let index = count - 1;
     let create_options = CreateOptions {
         compression: options.compression,
         source_date_epoch: options.source_date_epoch,
         opaque: false,
         threads: options.threads,
+        progress: CreateProgress::default(),
     };
     let mut warnings = Vec::new();
     // oci-layer measures the compressed stream's digest and size as it writes it: the
@@ -197,9 +212,25 @@ pub fn build(dir: &Path, tag: &str, options: &BuildOptions) -> Result<Built, Bui
         .writer_unhashed(Algorithm::Sha256)
         .map_err(BuildError::PutLayer)?;
     let created = match &base {
-        None => oci_layer::create(&options.rootfs, &mut writer, &create_options),
+        None => {
+            let estimate = options
+                .progress
+                .0
+                .is_some()
+                .then(|| tar_estimate(&options.rootfs));
+            let create_options = observed(create_options, &options.progress, index, estimate);
+            oci_layer::create(&options.rootfs, &mut writer, &create_options)
+        }
         Some(base) => {
-            let scratch = unpack_base(&layout, base, &options.rootfs, &mut warnings)?;
+            let scratch = unpack_base(
+                &layout,
+                base,
+                &options.rootfs,
+                &options.progress,
+                &mut warnings,
+            )?;
+            // Only the changes go into the layer: their size is not known beforehand.
+            let create_options = observed(create_options, &options.progress, index, None);
             oci_layer::diff(
                 &scratch.path().join("rootfs"),
                 &options.rootfs,
@@ -264,6 +295,59 @@ pub fn build(dir: &Path, tag: &str, options: &BuildOptions) -> Result<Built, Bui
     })
 }
 
+/// Announces new layer `index` to `progress` ([`UnpackEvent::Create`]) and returns the
+/// options with an observer that reports its tar as it grows ([`UnpackEvent::Written`]).
+fn observed(
+    options: CreateOptions,
+    progress: &Progress,
+    index: usize,
+    estimate: Option<u64>,
+) -> CreateOptions {
+    let Some(f) = progress.0.clone() else {
+        return options;
+    };
+    let count = index + 1;
+    f(&UnpackEvent::Create {
+        index,
+        count,
+        estimate,
+    });
+    CreateOptions {
+        progress: CreateProgress(Some(Arc::new(move |written| {
+            f(&UnpackEvent::Written {
+                index,
+                written,
+                estimate,
+            });
+        }))),
+        ..options
+    }
+}
+
+/// About how many bytes a tar of every entry under `root` takes: a 512-byte header per
+/// entry, each regular file's content rounded up to 512 bytes, the 1024-byte trailer
+/// (long names, extended attributes and hard links make the real tar differ a little).
+/// Unreadable entries count as nothing; the layer itself reports them.
+fn tar_estimate(root: &Path) -> u64 {
+    let mut total = 1024;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            total += 512;
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if meta.is_file() {
+                total += meta.len().div_ceil(512) * 512;
+            }
+        }
+    }
+    total
+}
+
 /// Reads the base image and makes sure its layers are in `layout` (copied, verified, from
 /// another layout).
 fn read_base(
@@ -312,6 +396,7 @@ fn unpack_base(
     layout: &Layout,
     base: &OciImage,
     rootfs: &Path,
+    progress: &Progress,
     warnings: &mut Vec<String>,
 ) -> Result<tempfile::TempDir, BuildError> {
     let mut parent = match layout.root().parent() {
@@ -355,6 +440,26 @@ fn unpack_base(
         rootless: !rustix::process::geteuid().is_root(),
         ..ApplyOptions::default()
     };
+    // Each layer is announced when apply_layers takes it, then reports its bytes read.
+    let count = base.manifest.layers.len() + 1;
+    let layers = base.manifest.layers.iter();
+    let readers = readers.into_iter().zip(layers).enumerate().map(
+        |(index, ((reader, expected), descriptor))| {
+            progress.emit(&UnpackEvent::Layer {
+                index,
+                count,
+                descriptor,
+            });
+            let reader = Counting {
+                inner: reader,
+                read: 0,
+                size: descriptor.size,
+                index,
+                progress: progress.clone(),
+            };
+            (reader, expected)
+        },
+    );
     let applied = apply_layers(&root, readers, &options).map_err(BuildError::Unpack)?;
     warnings.extend(applied.warnings);
     Ok(scratch)

@@ -43,8 +43,9 @@ use crate::{Source, read_error};
 /// characters of its name + this + a random suffix.
 pub const STAGING_INFIX: &str = ".ocimg-unpack-";
 
-/// What happens during an unpack, for a progress display.
+/// What happens during an unpack, a copy, an fsck or a build, for a progress display.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// Layer `index` (from 0) of `count` starts.
     Layer {
@@ -63,6 +64,24 @@ pub enum Event<'a> {
         read: u64,
         /// The layer's size.
         size: u64,
+    },
+    /// A new layer, `index` (from 0) of `count`, is being written (by `build`).
+    Create {
+        /// Position of the layer, from 0.
+        index: usize,
+        /// Number of layers.
+        count: usize,
+        /// About how many bytes its uncompressed tar will have, when known beforehand.
+        estimate: Option<u64>,
+    },
+    /// `written` bytes of new layer `index`'s uncompressed tar have been written so far.
+    Written {
+        /// Position of the layer, from 0.
+        index: usize,
+        /// Bytes of uncompressed tar written.
+        written: u64,
+        /// The estimate of [`Event::Create`].
+        estimate: Option<u64>,
     },
 }
 
@@ -84,7 +103,7 @@ impl std::fmt::Debug for Progress {
 }
 
 impl Progress {
-    fn emit(&self, event: &Event<'_>) {
+    pub(crate) fn emit(&self, event: &Event<'_>) {
         if let Some(f) = &self.0 {
             f(event);
         }
@@ -335,13 +354,13 @@ fn plan(source: &dyn Source, platform: Option<&Platform>) -> Result<Plan, Unpack
     })
 }
 
-/// Counts the bytes read for progress.
-struct Counting<R> {
-    inner: R,
-    read: u64,
-    size: u64,
-    index: usize,
-    progress: Progress,
+/// Counts the bytes read for progress ([`Event::Read`]).
+pub(crate) struct Counting<R> {
+    pub(crate) inner: R,
+    pub(crate) read: u64,
+    pub(crate) size: u64,
+    pub(crate) index: usize,
+    pub(crate) progress: Progress,
 }
 
 impl<R: Read> Read for Counting<R> {
@@ -554,7 +573,10 @@ fn apply_layers<'s>(
 /// error to report.
 fn explain(source: &dyn Source, descriptor: &Descriptor, error: ApplyError) -> UnpackError {
     let read = match &error {
-        ApplyError::Read { source } | ApplyError::Decompress { source, .. } => Some(source),
+        ApplyError::Tar(
+            oci_layer::tar::Error::Read { source }
+            | oci_layer::tar::Error::Decompress { source, .. },
+        ) => Some(source),
         _ => None,
     };
     if let Some(open) = read

@@ -68,7 +68,7 @@ pub enum DiscoverSourceError {
         available: Vec<String>,
     },
     /// The selected index entry is not a valid descriptor.
-    #[error("discover:{name}: index entry {digest} at {index_url}: {message}")]
+    #[error("discover:{name}: index entry {digest} at {index_url} is not a valid descriptor")]
     BadEntry {
         /// The name.
         name: String,
@@ -76,8 +76,9 @@ pub enum DiscoverSourceError {
         digest: Digest,
         /// The index it came from.
         index_url: String,
-        /// What is wrong.
-        message: String,
+        /// What the descriptor parser found.
+        #[source]
+        source: serde_json::Error,
     },
 }
 
@@ -169,7 +170,7 @@ impl DiscoverSource {
                 name: name.to_owned(),
                 digest: chosen.digest.clone(),
                 index_url: discovery.index_url.clone(),
-                message: e.to_string(),
+                source: e,
             })
         };
         let root = descriptor_of(&discovery.entries[entry])?;

@@ -85,7 +85,7 @@ pub enum EndpointError {
         input: String,
         /// What the reference grammar found.
         #[source]
-        source: oci_naming::Error,
+        source: Box<oci_naming::Error>,
     },
     /// A `docker://` name with both a tag and a digest.
     #[error("{input:?} has both a tag and a digest: give one")]
@@ -190,7 +190,7 @@ fn parse_docker(input: &str, rest: &str) -> Result<oci_naming::Reference, Endpoi
         .parse_normalized(name)
         .map_err(|source| EndpointError::Reference {
             input: input.to_owned(),
-            source,
+            source: Box::new(source),
         })?;
     if reference.tag().is_some() && reference.digest().is_some() {
         return Err(EndpointError::TagAndDigest {

@@ -8,11 +8,11 @@ use std::path::Path;
 use oci_digest::PutError;
 use oci_spec_types::annotations::REF_NAME;
 use oci_spec_types::document::{AnyManifest, probe};
-use oci_spec_types::{Algorithm, Descriptor, Digest, Platform};
+use oci_spec_types::{Descriptor, Digest, Platform};
 
 use super::{
-    BlobOpenError, BlobReader, BlobSink, Capabilities, Damage, Destination, DestinationError,
-    Location, ReferrersError, Source, SourceError, Transport,
+    BlobOpenError, BlobReader, Capabilities, Damage, Destination, DestinationError, Location,
+    ReferrersError, Source, SourceError, Transport, describe_destination,
 };
 use crate::layout::Layout;
 use crate::name::{ImageName, Reference};
@@ -123,6 +123,12 @@ impl Source for LayoutSource {
         Ok(Some(referrers_among(self, &index.manifests, subject)?))
     }
 
+    /// The `index.json` entry of that ref name (the first, as reading picks it).
+    fn tagged(&self, tag: &str) -> Result<Option<Descriptor>, ReferrersError> {
+        let index = self.layout.index()?.into_value();
+        Ok(tagged_among(&index.manifests, tag))
+    }
+
     fn open(&self, descriptor: &Descriptor) -> Result<BlobReader<'_>, BlobOpenError> {
         let digest = &descriptor.digest;
         match self.layout.blobs().open_sized(digest, descriptor.size) {
@@ -134,6 +140,41 @@ impl Source for LayoutSource {
             Err(e) => Err(BlobOpenError::damaged(self, digest, Damage::Store(e))),
         }
     }
+}
+
+/// The first of `entries` whose ref name is `tag`, without its ref-name annotation.
+pub(crate) fn tagged_among(entries: &[Descriptor], tag: &str) -> Option<Descriptor> {
+    let mut found = entries.iter().find(|d| d.ref_name() == Some(tag))?.clone();
+    if let Some(annotations) = &mut found.annotations {
+        annotations.remove(REF_NAME);
+        if annotations.is_empty() {
+            found.annotations = None;
+        }
+    }
+    Some(found)
+}
+
+/// Stores a manifest blob and its `index.json` entry (tagged or not) in `layout`.
+pub(crate) fn put_manifest(
+    layout: &Layout,
+    destination: &str,
+    descriptor: &Descriptor,
+    bytes: &[u8],
+    tag: Option<&str>,
+) -> Result<(), DestinationError> {
+    if let Some(tag) = tag
+        && !crate::name::is_valid_tag(tag)
+    {
+        return Err(DestinationError::InvalidTag {
+            tag: tag.to_owned(),
+        });
+    }
+    put_blob(layout, descriptor, &mut &bytes[..]).map_err(|source| DestinationError::Put {
+        destination: destination.to_owned(),
+        digest: descriptor.digest.clone(),
+        source: Box::new(source),
+    })?;
+    set_entry(layout, descriptor, tag)
 }
 
 /// The descriptors among `entries` of manifests whose `subject` is `subject` (each read
@@ -227,12 +268,15 @@ impl LayoutDestination {
 
 impl Destination for LayoutDestination {
     fn describe(&self) -> String {
-        let mut name = format!("oci:{}", self.layout.root().display());
-        if let Some(tag) = &self.tag {
-            name.push(':');
-            name.push_str(tag);
-        }
-        name
+        describe_destination(Transport::Oci, self.layout.root(), self.tag.as_deref())
+    }
+
+    fn transport(&self) -> Transport {
+        Transport::Oci
+    }
+
+    fn location(&self) -> Location {
+        Location::Path(self.layout.root().to_path_buf())
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -243,16 +287,8 @@ impl Destination for LayoutDestination {
         }
     }
 
-    fn has_blob(&self, descriptor: &Descriptor) -> bool {
-        has_blob(&self.layout, descriptor)
-    }
-
-    fn put_blob(&self, descriptor: &Descriptor, reader: &mut dyn Read) -> Result<(), PutError> {
-        put_blob(&self.layout, descriptor, reader)
-    }
-
-    fn blob_sink(&self, algorithm: Algorithm) -> Result<Box<dyn BlobSink + '_>, PutError> {
-        Ok(Box::new(self.layout.blobs().writer_unhashed(algorithm)?))
+    fn staging(&self) -> Option<&Layout> {
+        Some(&self.layout)
     }
 
     fn add_referrer(&self, referrer: &Descriptor) {
@@ -265,6 +301,20 @@ impl Destination for LayoutDestination {
             set_entry(&self.layout, referrer, None)?;
         }
         Ok(root.clone())
+    }
+
+    fn can_put_manifests(&self) -> bool {
+        true
+    }
+
+    /// Stores the blob and writes its `index.json` entry at once, under the layout lock.
+    fn put_manifest(
+        &self,
+        descriptor: &Descriptor,
+        bytes: &[u8],
+        tag: Option<&str>,
+    ) -> Result<(), DestinationError> {
+        put_manifest(&self.layout, &self.describe(), descriptor, bytes, tag)
     }
 }
 

@@ -26,7 +26,7 @@ pub use self::oci_archive::{OciArchiveDestination, OciArchiveSource, archive_loc
 pub use self::registry::{
     RegistryDestination, RegistryError, RegistryOptions, RegistrySource, delete_image, list_tags,
 };
-use crate::layout::{IndexError, InitError, LockError, OpenError, WriteError};
+use crate::layout::{IndexError, InitError, Layout, LockError, OpenError, WriteError};
 use crate::resolve::ResolveError;
 use crate::tar_index::TarIndexError;
 
@@ -279,6 +279,23 @@ pub trait Source: Send + Sync {
         let _ = subject;
         Ok(None)
     }
+
+    /// The manifest another tag of the same repository or layout names (cosign's
+    /// `sha256-<hex>.sig` attachment, say), or `None` when there is no such tag or the
+    /// transport has no tags besides the image's own (the default). A registry answers
+    /// from `GET /v2/<name>/manifests/<tag>`; a layout from its `index.json`.
+    fn tagged(&self, tag: &str) -> Result<Option<Descriptor>, ReferrersError> {
+        let _ = tag;
+        Ok(None)
+    }
+
+    /// The Docker reference of the image, for transports whose images have one (a
+    /// registry: `docker.io/library/alpine:latest`); `None` (the default) for layouts and
+    /// archives. It chooses the registries.d section (lookaside signatures) and is the
+    /// identity a trust policy's `signedIdentity` rules compare with.
+    fn docker_reference(&self) -> Option<oci_naming::Reference> {
+        None
+    }
 }
 
 /// Turns an error met while reading a blob into a [`BlobOpenError`]: a digest or size
@@ -350,13 +367,31 @@ pub enum SourceError {
         source: io::Error,
     },
     /// The archive is not a tar of an OCI layout.
-    #[error("archive {}: {message}", file.display())]
+    #[error("archive {} is not an OCI layout", file.display())]
     NotALayout {
         /// The archive.
         file: PathBuf,
-        /// What is wrong: a missing or invalid `oci-layout` or `index.json`.
-        message: String,
+        /// What is wrong.
+        #[source]
+        problem: LayoutProblem,
     },
+}
+
+/// Why an archive is not a tar of an OCI layout.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutProblem {
+    /// It has no `oci-layout` file.
+    #[error("it has no oci-layout file")]
+    NoOciLayout,
+    /// Its `oci-layout` file does not parse.
+    #[error("its oci-layout file is invalid")]
+    OciLayout(#[source] oci_spec_types::document::ParseError),
+    /// It has no `index.json`.
+    #[error("it has no index.json")]
+    NoIndex,
+    /// Its `index.json` is not an image index.
+    #[error("its index.json is not an image index")]
+    Index(#[source] oci_spec_types::document::ParseError),
 }
 
 impl SourceError {
@@ -544,12 +579,29 @@ pub trait Destination: Send + Sync {
     /// The destination as the user named it, for messages.
     fn describe(&self) -> String;
 
+    /// The transport.
+    fn transport(&self) -> Transport;
+
+    /// Where the transport's content goes (the layout, the archive, the name).
+    fn location(&self) -> Location;
+
     /// What it can hold.
     fn capabilities(&self) -> Capabilities;
 
+    /// The layout the destination gathers blobs in before [`commit`](Destination::commit)
+    /// (its own, or the temp layout of an archive), which the blob methods below write
+    /// to; `None` (the default) for a destination that sends blobs elsewhere (a registry),
+    /// which then provides those methods itself.
+    fn staging(&self) -> Option<&Layout> {
+        None
+    }
+
     /// Whether it already holds the blob (same digest and size): such a blob is neither
     /// read nor written again.
-    fn has_blob(&self, descriptor: &Descriptor) -> bool;
+    fn has_blob(&self, descriptor: &Descriptor) -> bool {
+        self.staging()
+            .is_some_and(|layout| layout::has_blob(layout, descriptor))
+    }
 
     /// Makes the blob available without reading it, by a cross-repository mount from
     /// `source` where both are repositories of the same registry; `Ok(false)` when it
@@ -561,10 +613,16 @@ pub trait Destination: Send + Sync {
 
     /// Stores a blob read from `reader`, verified against the descriptor's digest and size
     /// while it streams; nothing is published on a mismatch.
-    fn put_blob(&self, descriptor: &Descriptor, reader: &mut dyn Read) -> Result<(), PutError>;
+    fn put_blob(&self, descriptor: &Descriptor, reader: &mut dyn Read) -> Result<(), PutError> {
+        let layout = self.staging().ok_or_else(no_staging)?;
+        layout::put_blob(layout, descriptor, reader)
+    }
 
     /// A writer for a blob whose digest is known only once written.
-    fn blob_sink(&self, algorithm: Algorithm) -> Result<Box<dyn BlobSink + '_>, PutError>;
+    fn blob_sink(&self, algorithm: Algorithm) -> Result<Box<dyn BlobSink + '_>, PutError> {
+        let layout = self.staging().ok_or_else(no_staging)?;
+        Ok(Box::new(layout.blobs().writer_unhashed(algorithm)?))
+    }
 
     /// Records `referrer` (a manifest stored with [`put_blob`](Destination::put_blob),
     /// whose `subject` is a stored manifest) so that [`commit`](Destination::commit) lists
@@ -579,6 +637,68 @@ pub trait Destination: Send + Sync {
     /// under it is stored; returns the descriptor of what the destination names (for a
     /// docker-archive, the image config's: its image ID).
     fn commit(self: Box<Self>, root: &Descriptor) -> Result<Descriptor, DestinationError>;
+
+    /// Whether [`put_manifest`](Destination::put_manifest) works here: the destination
+    /// can hold manifests besides the image it names (referrers, cosign's `.sig` tags).
+    /// The default: no (a docker-archive).
+    fn can_put_manifests(&self) -> bool {
+        false
+    }
+
+    /// Stores a manifest whose blobs (config, layers) are already stored: under `tag`, or
+    /// untagged when `None` (an OCI 1.1 referrer, found through its `subject`). A layout
+    /// stores the blob and adds an `index.json` entry at once (an untagged entry once per
+    /// digest; a tag replaces its earlier entry); an archive adds it to what it writes at
+    /// [`commit`](Destination::commit) or [`finish`](Destination::finish); a registry
+    /// pushes it by digest (then updates the referrers fallback tag where the registry has
+    /// no referrers API) or by tag. The default refuses, as a transport that cannot hold
+    /// it.
+    fn put_manifest(
+        &self,
+        descriptor: &Descriptor,
+        bytes: &[u8],
+        tag: Option<&str>,
+    ) -> Result<(), DestinationError> {
+        let _ = (descriptor, bytes, tag);
+        Err(DestinationError::NoManifests {
+            destination: self.describe(),
+        })
+    }
+
+    /// Ends a write that names no image (signatures added beside an image already there):
+    /// an archive is written out; the default has nothing to do.
+    fn finish(self: Box<Self>) -> Result<(), DestinationError> {
+        Ok(())
+    }
+
+    /// The Docker reference the destination names (a registry's), else `None` (the
+    /// default): where registries.d puts its lookaside signatures.
+    fn docker_reference(&self) -> Option<oci_naming::Reference> {
+        None
+    }
+}
+
+/// A blob method's default called on a destination without a staging layout.
+fn no_staging() -> PutError {
+    PutError::Io {
+        action: "write a blob: the destination has no staging layout at",
+        path: PathBuf::new(),
+        source: io::ErrorKind::Unsupported.into(),
+    }
+}
+
+/// How a destination names itself: `TRANSPORT:LOCATION[:TAG]`.
+pub(crate) fn describe_destination(
+    transport: Transport,
+    location: &Path,
+    tag: Option<&str>,
+) -> String {
+    let mut name = format!("{transport}:{}", location.display());
+    if let Some(tag) = tag {
+        name.push(':');
+        name.push_str(tag);
+    }
+    name
 }
 
 /// Why a destination could not be opened or committed.
@@ -604,6 +724,12 @@ pub enum DestinationError {
     NotWritable {
         /// The name.
         name: String,
+    },
+    /// The destination cannot hold manifests besides the image (signatures, referrers).
+    #[error("{destination} cannot hold signatures or other referrers")]
+    NoManifests {
+        /// The destination.
+        destination: String,
     },
     /// The layout could not be opened or created.
     #[error(transparent)]
@@ -631,6 +757,17 @@ pub enum DestinationError {
     ExistingBlob {
         /// The archive.
         file: PathBuf,
+        /// The blob.
+        digest: Digest,
+        /// The cause.
+        #[source]
+        source: Box<PutError>,
+    },
+    /// A blob (a manifest put with [`Destination::put_manifest`]) could not be stored.
+    #[error("cannot store blob {digest} in {destination}")]
+    Put {
+        /// The destination.
+        destination: String,
         /// The blob.
         digest: Digest,
         /// The cause.
@@ -674,7 +811,8 @@ impl DestinationError {
             DestinationError::Layout(InitError::Open(e)) => e.is_check_failure(),
             DestinationError::Index(e) => e.is_check_failure(),
             DestinationError::ExistingArchive { source, .. } => source.is_check_failure(),
-            DestinationError::ExistingBlob { source, .. } => {
+            DestinationError::ExistingBlob { source, .. }
+            | DestinationError::Put { source, .. } => {
                 matches!(**source, PutError::Mismatch(_) | PutError::Unverifiable(_))
             }
             DestinationError::DockerArchive(e) => e.is_check_failure(),
@@ -683,6 +821,7 @@ impl DestinationError {
             | DestinationError::Registry { .. }
             | DestinationError::DigestReference { .. }
             | DestinationError::NotWritable { .. }
+            | DestinationError::NoManifests { .. }
             | DestinationError::Layout(_)
             | DestinationError::Lock(_)
             | DestinationError::Write(_)

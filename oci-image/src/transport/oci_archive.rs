@@ -8,15 +8,15 @@ use std::io::{self, BufWriter, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-use oci_digest::{PutError, VerifyingReader};
+use oci_digest::VerifyingReader;
 use oci_spec_types::document::{AnyManifest, probe};
 use oci_spec_types::layout::{BLOBS_DIR, INDEX_FILE, OCI_LAYOUT_FILE};
-use oci_spec_types::{Algorithm, Descriptor, Digest, Document, ImageIndex, OciLayout, Platform};
+use oci_spec_types::{Descriptor, Digest, Document, ImageIndex, OciLayout, Platform};
 
-use super::layout::{has_blob, put_blob, referrers_among, set_entry};
+use super::layout::{referrers_among, set_entry};
 use super::{
-    BlobOpenError, BlobReader, BlobSink, Capabilities, Damage, Destination, DestinationError,
-    Location, ReferrersError, Source, SourceError, Transport, scratch_beside,
+    BlobOpenError, BlobReader, Capabilities, Damage, Destination, DestinationError, LayoutProblem,
+    Location, ReferrersError, Source, SourceError, Transport, describe_destination, scratch_beside,
 };
 use crate::layout::{Layout, MAX_INDEX_SIZE};
 use crate::name::Reference;
@@ -171,21 +171,21 @@ impl OciArchiveSource {
 /// Indexes the archive, checks its `oci-layout` and reads its `index.json`.
 fn open_archive(file: &Path, scratch: &Path) -> Result<(TarIndex, ImageIndex), SourceError> {
     let archive = TarIndex::open(file, scratch)?;
-    let not_a_layout = |message: String| SourceError::NotALayout {
+    let not_a_layout = |problem: LayoutProblem| SourceError::NotALayout {
         file: file.to_path_buf(),
-        message,
+        problem,
     };
     let layout_file = archive
         .read_entry("oci-layout", 1 << 20)?
-        .ok_or_else(|| not_a_layout("it has no oci-layout file".into()))?;
+        .ok_or_else(|| not_a_layout(LayoutProblem::NoOciLayout))?;
     if let Err(e) = oci_spec_types::document::from_slice::<OciLayout>(&layout_file) {
-        return Err(not_a_layout(format!("its oci-layout file is invalid: {e}")));
+        return Err(not_a_layout(LayoutProblem::OciLayout(e)));
     }
     let index = archive
         .read_entry("index.json", MAX_INDEX_SIZE)?
-        .ok_or_else(|| not_a_layout("it has no index.json".into()))?;
+        .ok_or_else(|| not_a_layout(LayoutProblem::NoIndex))?;
     let index = Document::<ImageIndex>::parse(index)
-        .map_err(|e| not_a_layout(format!("its index.json is not an image index: {e}")))?
+        .map_err(|e| not_a_layout(LayoutProblem::Index(e)))?
         .into_value();
     Ok((archive, index))
 }
@@ -227,6 +227,11 @@ impl Source for OciArchiveSource {
     /// The manifests of the archive's `index.json` whose `subject` is `subject`.
     fn referrers(&self, subject: &Digest) -> Result<Option<Vec<Descriptor>>, ReferrersError> {
         Ok(Some(referrers_among(self, &self.index.manifests, subject)?))
+    }
+
+    /// The entry of the archive's `index.json` with that ref name.
+    fn tagged(&self, tag: &str) -> Result<Option<Descriptor>, ReferrersError> {
+        Ok(super::layout::tagged_among(&self.index.manifests, tag))
     }
 
     fn open(&self, descriptor: &Descriptor) -> Result<BlobReader<'_>, BlobOpenError> {
@@ -504,12 +509,15 @@ fn lock_archive(file: &Path) -> Result<ArchiveLock, DestinationError> {
 
 impl Destination for OciArchiveDestination {
     fn describe(&self) -> String {
-        let mut name = format!("oci-archive:{}", self.file.display());
-        if let Some(tag) = &self.tag {
-            name.push(':');
-            name.push_str(tag);
-        }
-        name
+        describe_destination(Transport::OciArchive, &self.file, self.tag.as_deref())
+    }
+
+    fn transport(&self) -> Transport {
+        Transport::OciArchive
+    }
+
+    fn location(&self) -> Location {
+        Location::Path(self.file.clone())
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -520,16 +528,8 @@ impl Destination for OciArchiveDestination {
         }
     }
 
-    fn has_blob(&self, descriptor: &Descriptor) -> bool {
-        has_blob(&self.layout, descriptor)
-    }
-
-    fn put_blob(&self, descriptor: &Descriptor, reader: &mut dyn io::Read) -> Result<(), PutError> {
-        put_blob(&self.layout, descriptor, reader)
-    }
-
-    fn blob_sink(&self, algorithm: Algorithm) -> Result<Box<dyn BlobSink + '_>, PutError> {
-        Ok(Box::new(self.layout.blobs().writer_unhashed(algorithm)?))
+    fn staging(&self) -> Option<&Layout> {
+        Some(&self.layout)
     }
 
     fn add_referrer(&self, referrer: &Descriptor) {
@@ -543,5 +543,25 @@ impl Destination for OciArchiveDestination {
         }
         write(&self.layout, &self.file)?;
         Ok(root.clone())
+    }
+
+    fn can_put_manifests(&self) -> bool {
+        true
+    }
+
+    /// Adds the manifest to the temp layout; the archive is written at `commit` or
+    /// `finish`.
+    fn put_manifest(
+        &self,
+        descriptor: &Descriptor,
+        bytes: &[u8],
+        tag: Option<&str>,
+    ) -> Result<(), DestinationError> {
+        super::layout::put_manifest(&self.layout, &self.describe(), descriptor, bytes, tag)
+    }
+
+    /// Writes the archive out (the images it had, and what was put).
+    fn finish(self: Box<Self>) -> Result<(), DestinationError> {
+        write(&self.layout, &self.file)
     }
 }

@@ -756,6 +756,14 @@ impl Destination for RegistryDestination {
         self.name.clone()
     }
 
+    fn transport(&self) -> Transport {
+        Transport::Docker
+    }
+
+    fn location(&self) -> Location {
+        Location::Name(self.remote.name.clone())
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             indexes: true,

@@ -472,3 +472,112 @@ fn refusals_name_the_problem() {
     .expect_err("no base");
     assert!(e.to_string().contains("nothing"), "{e}");
 }
+
+/// What a progress observer saw, as text: `layer I/N SIZE`, `read I BYTES` (the last of
+/// each layer), `create I/N ESTIMATE`, `written I BYTES` (the last).
+fn observe() -> (
+    oci_image::Progress,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let s = Arc::clone(&seen);
+    let progress =
+        oci_image::Progress(Some(Arc::new(move |event: &oci_image::UnpackEvent<'_>| {
+            let mut seen = s.lock().expect("lock");
+            let line = match event {
+                oci_image::UnpackEvent::Layer {
+                    index,
+                    count,
+                    descriptor,
+                } => format!("layer {index}/{count} {}", descriptor.size),
+                oci_image::UnpackEvent::Read { index, read, .. } => format!("read {index} {read}"),
+                oci_image::UnpackEvent::Create {
+                    index,
+                    count,
+                    estimate,
+                } => format!("create {index}/{count} {estimate:?}"),
+                oci_image::UnpackEvent::Written { index, written, .. } => {
+                    format!("written {index} {written}")
+                }
+                _ => "other".to_owned(),
+            };
+            // Keep only the last of a run of reads or writes of one layer.
+            let kind = |l: &str| l.rsplit_once(' ').map(|(k, _)| k.to_owned());
+            if seen.last().and_then(|l| kind(l)) == kind(&line)
+                && (line.starts_with("read ") || line.starts_with("written "))
+            {
+                seen.pop();
+            }
+            seen.push(line);
+        })));
+    (progress, seen)
+}
+
+/// The uncompressed size of a layer blob.
+fn tar_size(layout: &Layout, layer: &Descriptor) -> u64 {
+    let file = fs::File::open(layout.blobs().blob_path(&layer.digest)).expect("open layer");
+    let mut reader = flate2::read::MultiGzDecoder::new(file);
+    std::io::copy(&mut reader, &mut std::io::sink()).expect("gunzip")
+}
+
+#[test]
+fn build_reports_progress_per_layer() {
+    let work = scratch("build-progress");
+    let rootfs = work.join("rootfs");
+    sample_tree(&rootfs);
+    fs::write(rootfs.join("big"), vec![1u8; 600_000]).expect("write");
+    let dir = work.join("layout");
+    // From scratch: the new layer, with an estimate from the tree, written to its end.
+    let (progress, seen) = observe();
+    let built = build(
+        &dir,
+        "base",
+        &BuildOptions {
+            progress,
+            ..options(&rootfs)
+        },
+    )
+    .expect("build");
+    let layout = Layout::open(&dir).expect("open");
+    let tar = tar_size(&layout, &built.image.layers[0]);
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let estimate: u64 = seen[0]
+        .strip_prefix("create 0/1 Some(")
+        .and_then(|s| s.strip_suffix(')'))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{seen:?}"));
+    // Headers and content: within a few headers of the real tar.
+    assert!(
+        estimate.abs_diff(tar) <= 4 * 512,
+        "estimate {estimate}, tar {tar}"
+    );
+    assert_eq!(seen[1], format!("written 0 {tar}"));
+
+    // On a base: the base layer read to its end, then the new layer (no estimate).
+    fs::write(rootfs.join("etc/new"), "new\n").expect("write");
+    let (progress, seen) = observe();
+    let built = build(
+        &dir,
+        "next",
+        &BuildOptions {
+            base: Some(ImageName::parse(&format!("{}:base", dir.display())).expect("name")),
+            progress,
+            ..options(&rootfs)
+        },
+    )
+    .expect("build on base");
+    let base_layer = &built.image.layers[0];
+    let tar = tar_size(&layout, &built.image.layers[1]);
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(
+        seen,
+        [
+            format!("layer 0/2 {}", base_layer.size),
+            format!("read 0 {}", base_layer.size),
+            "create 1/2 None".to_owned(),
+            format!("written 1 {tar}"),
+        ]
+    );
+}

@@ -6,8 +6,8 @@ use std::io::Read as _;
 use std::path::Path;
 
 use oci_image::{
-    BlobOpenError, CopyError, CopyOptions, Endpoint, Format, ImageName, Layout, LayoutSource,
-    OciArchiveSource, Platforms, Reference, Source, copy,
+    BlobOpenError, CopyError, CopyOptions, Endpoint, Format, ImageError, ImageName, Layout,
+    LayoutSource, OciArchiveSource, Platforms, Reference, Source, copy,
 };
 use oci_layer::Compression;
 use oci_spec_types::document::AnyManifest;
@@ -396,7 +396,10 @@ fn one_platform_of_an_index_or_all_of_them() {
         ..CopyOptions::default()
     };
     let e = copy(&open(&src, "multi"), &oci(dest.root(), "x"), &options).expect_err("none");
-    assert!(matches!(e, CopyError::NoPlatform { .. }), "{e}");
+    assert!(
+        matches!(e, CopyError::Image(ImageError::NoPlatform { .. })),
+        "{e}"
+    );
 
     let all = CopyOptions {
         platforms: Platforms::All,
@@ -681,7 +684,10 @@ fn nested_indexes_are_followed_up_to_the_bound() {
     assert_eq!(one.digest, put.manifest.digest);
     for options in [all, CopyOptions::default()] {
         let e = copy(&open(&src, "depth12"), &oci(&dest, "d12"), &options).expect_err("deep");
-        assert!(matches!(e, CopyError::TooDeep { .. }), "{e}");
+        assert!(
+            matches!(e, CopyError::Image(ImageError::TooDeep { .. })),
+            "{e}"
+        );
         assert!(e.is_check_failure());
     }
     assert_fsck_ok(&Layout::open(&dest).expect("open"));
@@ -731,6 +737,7 @@ fn progress_reports_each_layer_and_its_bytes() {
                 oci_image::UnpackEvent::Read { index, read, .. } => {
                     s.lock().expect("lock").push((*index, *read));
                 }
+                _ => {}
             }
         }))),
         ..CopyOptions::default()

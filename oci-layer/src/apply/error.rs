@@ -5,7 +5,7 @@ use std::io;
 
 use oci_spec_types::digest::Digest;
 
-use crate::tar::{self, LimitKind, Malformed};
+use crate::tar;
 
 /// Why applying a layer failed. [`Error::is_io`] tells failures of the machine
 /// (filesystem, reading the input) from failures of the layer (everything else).
@@ -20,18 +20,10 @@ pub enum Error {
         /// Why.
         reason: Refusal,
     },
-    /// A limit of [`crate::tar::Limits`] was exceeded.
-    #[error("{limit} limit exceeded{}: {actual} > {max}", at(entry))]
-    Limit {
-        /// Which limit.
-        limit: LimitKind,
-        /// The configured maximum.
-        max: u64,
-        /// The value reached.
-        actual: u64,
-        /// The entry being read, when there is one.
-        entry: Option<String>,
-    },
+    /// The tar reader refused the stream (a limit, its framing, the decompression) or
+    /// could not read it: its error, as it is.
+    #[error(transparent)]
+    Tar(#[from] tar::Error),
     /// The compressed bytes do not have the expected digest.
     #[error("layer digest mismatch: expected {expected}, actual {actual}")]
     DigestMismatch {
@@ -54,50 +46,8 @@ pub enum Error {
         /// The digest given.
         digest: Digest,
     },
-    /// A tar header's checksum does not match its bytes.
-    #[error("bad tar header checksum at offset {offset}: expected {expected}, actual {actual}")]
-    Checksum {
-        /// Offset of the header in the uncompressed stream.
-        offset: u64,
-        /// The checksum stored in the header.
-        expected: u64,
-        /// The checksum of the header's bytes.
-        actual: u64,
-    },
-    /// The tar stream ends before its end-of-archive marker or inside an entry.
-    #[error("truncated archive at offset {offset}: expected {expected} more bytes, got {actual}")]
-    Truncated {
-        /// Offset in the uncompressed stream where the missing part starts.
-        offset: u64,
-        /// Bytes still expected.
-        expected: u64,
-        /// Bytes there were.
-        actual: u64,
-    },
-    /// A tar header or extended record is malformed.
-    #[error("malformed tar header at offset {offset}: {what}")]
-    Malformed {
-        /// Offset of the header in the uncompressed stream.
-        offset: u64,
-        /// What is wrong.
-        what: Malformed,
-    },
-    /// The compressed stream is corrupt.
-    #[error("corrupt {compression} stream: {source}")]
-    Decompress {
-        /// `gzip` or `zstd`.
-        compression: &'static str,
-        /// The decoder's error.
-        source: io::Error,
-    },
-    /// Reading the layer failed.
-    #[error("read layer: {source}")]
-    Read {
-        /// The underlying error.
-        source: io::Error,
-    },
     /// A filesystem operation under the root failed.
-    #[error("{op} {path:?}: {source}")]
+    #[error("cannot {op} {path:?}")]
     Io {
         /// The operation (`create`, `chmod`, ...).
         op: &'static str,
@@ -108,18 +58,15 @@ pub enum Error {
     },
 }
 
-fn at(entry: &Option<String>) -> String {
-    entry
-        .as_ref()
-        .map(|e| format!(" at entry {e:?}"))
-        .unwrap_or_default()
-}
-
 impl Error {
     /// True for failures of the machine (filesystem or input I/O) rather than of the
     /// layer's content: the CLI exits 2 for these and 1 for the others.
     pub fn is_io(&self) -> bool {
-        matches!(self, Error::Read { .. } | Error::Io { .. })
+        match self {
+            Error::Tar(e) => e.is_io(),
+            Error::Io { .. } => true,
+            _ => false,
+        }
     }
 
     pub(crate) fn io(op: &'static str, path: &[u8], source: impl Into<io::Error>) -> Error {
@@ -210,52 +157,6 @@ impl fmt::Display for Refusal {
             }
             Refusal::Sparse => f.write_str("sparse files are not supported"),
             Refusal::Unmapped { kind, id } => write!(f, "{kind} {id} is not in the id mapping"),
-        }
-    }
-}
-
-impl From<tar::Error> for Error {
-    /// The reader's failures keep their variant (and evidence) in the apply error.
-    fn from(e: tar::Error) -> Error {
-        match e {
-            tar::Error::Limit {
-                limit,
-                max,
-                actual,
-                entry,
-            } => Error::Limit {
-                limit,
-                max,
-                actual,
-                entry,
-            },
-            tar::Error::Checksum {
-                offset,
-                expected,
-                actual,
-            } => Error::Checksum {
-                offset,
-                expected,
-                actual,
-            },
-            tar::Error::Truncated {
-                offset,
-                expected,
-                actual,
-            } => Error::Truncated {
-                offset,
-                expected,
-                actual,
-            },
-            tar::Error::Malformed { offset, what } => Error::Malformed { offset, what },
-            tar::Error::Decompress {
-                compression,
-                source,
-            } => Error::Decompress {
-                compression,
-                source,
-            },
-            tar::Error::Read { source } | tar::Error::Copy { source } => Error::Read { source },
         }
     }
 }

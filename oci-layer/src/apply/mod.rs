@@ -93,7 +93,7 @@ pub fn apply_layer<R: Read + Send>(
             .spawn_scoped(scope, move || {
                 tar::pump(layer, hashes, limits, tx, recycle_rx)
             })
-            .map_err(|e| Error::Read { source: e })?;
+            .map_err(|source| Error::Tar(tar::Error::Read { source }))?;
         let archive = Archive::new(Source::new(rx, recycle_tx), limits);
         let mut layer = Layer::new(&root, options);
         let result = layer.run(archive, expected);

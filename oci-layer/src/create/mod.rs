@@ -36,6 +36,7 @@ mod walk;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use oci_spec_types::digest::Digest;
 use oci_spec_types::media_type::{self, MediaType};
@@ -74,6 +75,33 @@ impl Compression {
     }
 }
 
+/// An observer of [`create`] and [`diff`], for a progress display: called from the
+/// calling thread with the number of bytes of the uncompressed tar written so far, after
+/// every chunk (about 256 KiB); the last call gives the whole tar's size.
+#[derive(Clone, Default)]
+pub struct CreateProgress(pub Option<Arc<CreateProgressFn>>);
+
+/// The function a [`CreateProgress`] calls.
+pub type CreateProgressFn = dyn Fn(u64) + Send + Sync;
+
+impl std::fmt::Debug for CreateProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "CreateProgress(Some)"
+        } else {
+            "CreateProgress(None)"
+        })
+    }
+}
+
+impl CreateProgress {
+    pub(crate) fn emit(&self, written: u64) {
+        if let Some(f) = &self.0 {
+            f(written);
+        }
+    }
+}
+
 /// Options of [`create`] and [`diff`].
 #[derive(Debug, Clone)]
 pub struct CreateOptions {
@@ -85,6 +113,8 @@ pub struct CreateOptions {
     pub opaque: bool,
     /// Compression threads; 0 means all cores. The output never depends on it.
     pub threads: usize,
+    /// Progress observer (none by default); the output never depends on it.
+    pub progress: CreateProgress,
 }
 
 impl Default for CreateOptions {
@@ -94,6 +124,7 @@ impl Default for CreateOptions {
             source_date_epoch: None,
             opaque: false,
             threads: 0,
+            progress: CreateProgress::default(),
         }
     }
 }
@@ -142,7 +173,7 @@ pub struct Created {
 #[non_exhaustive]
 pub enum Error {
     /// A file or directory of the tree could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The path on disk.
         path: PathBuf,
@@ -182,7 +213,7 @@ pub enum Error {
         level: i64,
     },
     /// Writing or compressing the layer failed.
-    #[error("writing the layer: {0}")]
+    #[error("cannot write the layer")]
     Write(#[source] std::io::Error),
 }
 

@@ -72,11 +72,14 @@ pub(crate) fn run(
             })
             .map_err(Error::Write)?;
         let mut write_error = None;
+        let mut written = 0u64;
         while let Ok(mut chunk) = rx.recv() {
             if let Err(e) = sink.write_all(&chunk) {
                 write_error = Some(e);
                 break;
             }
+            written += chunk.len() as u64;
+            options.progress.emit(written);
             chunk.clear();
             let _ = free_tx.try_send(chunk);
         }

@@ -48,7 +48,7 @@ pub enum Error {
         what: Malformed,
     },
     /// The compressed stream is corrupt.
-    #[error("corrupt {compression} stream: {source}")]
+    #[error("corrupt {compression} stream")]
     Decompress {
         /// `gzip` or `zstd`.
         compression: &'static str,
@@ -56,14 +56,14 @@ pub enum Error {
         source: io::Error,
     },
     /// Reading the input failed.
-    #[error("read layer: {source}")]
+    #[error("cannot read the layer")]
     Read {
         /// The underlying error.
         source: io::Error,
     },
     /// Writing the copy of the uncompressed stream failed
     /// ([`Reader::decompressing_into`](super::Reader::decompressing_into)).
-    #[error("write the uncompressed copy: {source}")]
+    #[error("cannot write the uncompressed copy")]
     Copy {
         /// The underlying error.
         source: io::Error,

@@ -967,3 +967,30 @@ fn whiteouts_come_before_their_siblings() {
         ["d/", "d/.wh.zz-deleted", "d/!added", "d/-added"]
     );
 }
+
+/// The progress observer sees the uncompressed tar grow, chunk by chunk, to its whole
+/// size; the layer is the same bytes with or without it.
+#[test]
+fn progress_reports_the_uncompressed_tar_as_it_grows() {
+    use std::sync::{Arc, Mutex};
+    let dir = scratch("create-progress");
+    write(&dir.join("a"), &noise(700_000, 1));
+    write(&dir.join("sub/b"), &noise(300_000, 2));
+    let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let s = Arc::clone(&seen);
+    let o = CreateOptions {
+        progress: oci_layer::CreateProgress(Some(Arc::new(move |written| {
+            s.lock().expect("lock").push(written);
+        }))),
+        ..opts(Compression::DEFAULT_GZIP)
+    };
+    let (bytes, created) = layer(&dir, &o);
+    let (plain, _) = layer(&dir, &opts(Compression::DEFAULT_GZIP));
+    assert_eq!(bytes, plain, "the observer changes nothing");
+    let seen = seen.lock().expect("lock").clone();
+    let tar_len = decompress(&bytes).len() as u64;
+    assert!(seen.len() >= 4, "one call per 256 KiB chunk: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "growing: {seen:?}");
+    assert_eq!(seen.last().copied(), Some(tar_len), "{seen:?}");
+    assert_eq!(created.size, bytes.len() as u64);
+}

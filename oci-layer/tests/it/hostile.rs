@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use oci_layer::apply::{Applied, ApplyOptions, Error, LimitKind, Limits, Refusal};
+use oci_layer::tar::Error as TarError;
 
 use crate::apply::{
     Node, Spec, apply_with, dir, file, gzip, hardlink, header, opaque, pax_record, push, push_pax,
@@ -466,16 +467,20 @@ fn oversized_pax_and_long_name_records() {
             assert!(
                 matches!(
                     res,
-                    Err(Error::Limit {
+                    Err(Error::Tar(TarError::Limit {
                         limit: LimitKind::Record,
                         max: 1048576,
                         ..
-                    })
+                    }))
                 ),
                 "{res:?}"
             );
         }
-        assert!(matches!(r[2], Err(Error::Malformed { .. })), "{:?}", r[2]);
+        assert!(
+            matches!(r[2], Err(Error::Tar(TarError::Malformed { .. }))),
+            "{:?}",
+            r[2]
+        );
         // A smaller limit is honoured too.
         let tight = ApplyOptions {
             limits: Limits {
@@ -491,10 +496,10 @@ fn oversized_pax_and_long_name_records() {
         let r = a.run(&[layer], &tight);
         assert!(matches!(
             r[0],
-            Err(Error::Limit {
+            Err(Error::Tar(TarError::Limit {
                 limit: LimitKind::Record,
                 ..
-            })
+            }))
         ));
     });
 }
@@ -514,14 +519,19 @@ fn truncated_streams() {
         let r = a.run(&cases, opts);
         for (i, res) in r.iter().enumerate() {
             assert!(
-                matches!(res, Err(Error::Truncated { .. } | Error::Decompress { .. })),
+                matches!(
+                    res,
+                    Err(Error::Tar(
+                        TarError::Truncated { .. } | TarError::Decompress { .. }
+                    ))
+                ),
                 "case {i}: {res:?}"
             );
         }
         match &r[0] {
-            Err(Error::Truncated {
+            Err(Error::Tar(TarError::Truncated {
                 expected, actual, ..
-            }) => {
+            })) => {
                 assert_eq!((*expected, *actual), (5000 - 88, 0));
             }
             other => panic!("{other:?}"),
@@ -547,23 +557,37 @@ fn corrupted_streams() {
         gz_garbage.extend_from_slice(b"garbage!");
         let r = a.run(&[bad_sum, gz, zs, bad_number, gz_garbage], opts);
         match &r[0] {
-            Err(Error::Checksum {
+            Err(Error::Tar(TarError::Checksum {
                 offset,
                 expected,
                 actual,
-            }) => {
+            })) => {
                 assert_eq!(*offset, 1024);
                 assert_ne!(expected, actual);
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(r[1], Err(Error::Decompress { .. })), "{:?}", r[1]);
-        assert!(matches!(r[2], Err(Error::Decompress { .. })), "{:?}", r[2]);
+        assert!(
+            matches!(r[1], Err(Error::Tar(TarError::Decompress { .. }))),
+            "{:?}",
+            r[1]
+        );
+        assert!(
+            matches!(r[2], Err(Error::Tar(TarError::Decompress { .. }))),
+            "{:?}",
+            r[2]
+        );
         assert!(matches!(
             r[3],
-            Err(Error::Malformed { .. } | Error::Checksum { .. })
+            Err(Error::Tar(
+                TarError::Malformed { .. } | TarError::Checksum { .. }
+            ))
         ));
-        assert!(matches!(r[4], Err(Error::Decompress { .. })), "{:?}", r[4]);
+        assert!(
+            matches!(r[4], Err(Error::Tar(TarError::Decompress { .. }))),
+            "{:?}",
+            r[4]
+        );
     });
 }
 
@@ -584,12 +608,12 @@ fn decompression_bombs() {
     each("bomb", |a, opts| {
         let r = a.run(std::slice::from_ref(&bomb), opts);
         match &r[0] {
-            Err(Error::Limit {
+            Err(Error::Tar(TarError::Limit {
                 limit: LimitKind::Ratio,
                 max: 1000,
                 actual,
                 ..
-            }) => assert!(*actual > 1000),
+            })) => assert!(*actual > 1000),
             other => panic!("{other:?}"),
         }
         // Lower limits on size and entries.
@@ -604,10 +628,10 @@ fn decompression_bombs() {
         let r = a.run(std::slice::from_ref(&layer), &small);
         assert!(matches!(
             r[0],
-            Err(Error::Limit {
+            Err(Error::Tar(TarError::Limit {
                 limit: LimitKind::Bytes,
                 ..
-            })
+            }))
         ));
         let few = ApplyOptions {
             limits: Limits {
@@ -626,17 +650,17 @@ fn decompression_bombs() {
         );
         assert!(matches!(
             r[0],
-            Err(Error::Limit {
+            Err(Error::Tar(TarError::Limit {
                 limit: LimitKind::Entries,
                 ..
-            })
+            }))
         ));
         assert!(matches!(
             r[1],
-            Err(Error::Limit {
+            Err(Error::Tar(TarError::Limit {
                 limit: LimitKind::Depth,
                 ..
-            })
+            }))
         ));
     });
 }
@@ -661,10 +685,10 @@ fn gzip_bomb_with_a_lower_ratio() {
         assert!(
             matches!(
                 r[0],
-                Err(Error::Limit {
+                Err(Error::Tar(TarError::Limit {
                     limit: LimitKind::Ratio,
                     ..
-                })
+                }))
             ),
             "{:?}",
             r[0]
@@ -803,7 +827,10 @@ fn entries_after_a_lone_zero_block() {
         one_block.extend_from_slice(&[0; 512]);
         let r = a.run(&[layer, one_block], opts);
         assert!(
-            matches!(r[0], Err(Error::Malformed { offset: 1536, .. })),
+            matches!(
+                r[0],
+                Err(Error::Tar(TarError::Malformed { offset: 1536, .. }))
+            ),
             "{:?}",
             r[0]
         );

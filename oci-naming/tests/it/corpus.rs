@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::{Status, xtask_reference::run_corpus};
+use crate::{Status, upstream::run_corpus};
 
 const CORPUS: &str = "/work/shared/conformance/vectors/reference.jsonl";
 

@@ -8,11 +8,11 @@ mod discovery;
 mod reference;
 mod registries;
 
-/// The xtask corpus runner, compiled here too so that `cargo test -p oci-naming` checks
-/// the upstream vectors without xtask. Its `use super::{Outcome, Status}` finds the two
-/// types below.
-#[path = "../../../xtask/src/conformance/reference.rs"]
-mod xtask_reference;
+/// The runner of the upstream distribution/reference vectors. It lives here, inside the
+/// package, so that the published crate's tests build; `cargo xtask conformance --corpus`
+/// compiles the same file (xtask is never published). Its `use super::{Outcome, Status}`
+/// finds the two types below.
+mod upstream;
 
 /// The verdict on one corpus vector (mirrors xtask's type).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,10 @@
 
 mod credentials;
 mod discovery;
+mod fake;
+mod peer;
+mod protocol;
 mod proxy;
+mod referrers;
 mod stream;
 mod tls;

@@ -1,4 +1,4 @@
-//! `cargo xtask bench [digest|layers|images|registry]`: side-by-side benchmarks against the peers.
+//! `cargo xtask bench [digest|layers|images|registry|sign]`: side-by-side benchmarks against the peers.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ mod images;
 mod layers_apply;
 mod layers_create;
 mod registry;
+mod sign;
 
 /// Runs the named benchmarks (all when none is named).
 pub fn run(args: &[String]) -> anyhow::Result<bool> {
@@ -30,6 +31,9 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
     }
     if wants("registry") {
         ok &= registry::run()?;
+    }
+    if wants("sign") {
+        ok &= sign::run()?;
     }
     Ok(ok)
 }
@@ -100,6 +104,13 @@ pub(super) fn measure(inner: &Command) -> anyhow::Result<Measure> {
         .arg("%U %S %M")
         .arg(inner.get_program())
         .args(inner.get_args());
+    // The environment `inner` sets (GNUPGHOME for skopeo, say) goes along.
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
     let start = Instant::now();
     let out = cmd.stdout(Stdio::null()).output()?;
     let secs = start.elapsed().as_secs_f64();

@@ -12,6 +12,9 @@
 //! Any FAIL or disagreement makes the task fail (exit 1).
 
 mod corpus;
+/// The distribution/reference corpus runner: oci-naming's test code (so that its
+/// published package holds it), compiled here too.
+#[path = "../../../oci-naming/tests/it/upstream.rs"]
 mod reference;
 mod rules;
 

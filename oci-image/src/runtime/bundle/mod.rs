@@ -122,7 +122,7 @@ pub enum ConvertError {
         name: String,
     },
     /// Reading `/etc/passwd` or `/etc/group` failed (other than being absent).
-    #[error("cannot read {path} of the image: {source}")]
+    #[error("cannot read {path} of the image")]
     ReadUserDb {
         /// The path in the container.
         path: &'static str,

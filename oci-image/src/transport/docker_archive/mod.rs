@@ -38,12 +38,10 @@ use oci_spec_types::document::AnyManifest;
 use oci_spec_types::{Algorithm, Descriptor, Digest, DockerManifest, MediaType, media_type};
 use serde::{Deserialize, Serialize};
 
-use oci_digest::PutError;
-
-use super::layout::{LayoutSource, has_blob, put_blob};
+use super::layout::LayoutSource;
 use super::{
-    BlobOpenError, BlobReader, BlobSink, Capabilities, Damage, Destination, DestinationError,
-    Location, Source, Transport, read_error, scratch_beside,
+    BlobOpenError, BlobReader, Capabilities, Damage, Destination, DestinationError, Location,
+    Source, Transport, describe_destination, read_error, scratch_beside,
 };
 use crate::layout::Layout;
 use crate::resolve::MAX_DOCUMENT_SIZE;
@@ -67,12 +65,13 @@ pub enum DockerArchiveError {
     #[error(transparent)]
     Archive(#[from] TarIndexError),
     /// `manifest.json` or the config is missing or invalid.
-    #[error("docker-archive {}: {message}", file.display())]
+    #[error("docker-archive {} is invalid", file.display())]
     Invalid {
         /// The archive.
         file: PathBuf,
         /// What is wrong, naming the entry or field.
-        message: String,
+        #[source]
+        problem: ArchiveProblem,
     },
     /// A layer file named by `manifest.json` is not in the archive.
     #[error("docker-archive {}: layer {diff_id} is missing: no entry {entry}", file.display())]
@@ -106,12 +105,13 @@ pub enum DockerArchiveError {
         available: Vec<String>,
     },
     /// NAME:TAG does not parse as an image reference with a tag.
-    #[error("invalid docker-archive image name {name:?}: {message}")]
+    #[error("invalid docker-archive image name {name:?}")]
     BadName {
         /// The name given.
         name: String,
         /// What is wrong.
-        message: String,
+        #[source]
+        problem: NameProblem,
     },
     /// The destination exists and is not empty.
     #[error("{} already exists and is not empty", file.display())]
@@ -123,12 +123,13 @@ pub enum DockerArchiveError {
     #[error(transparent)]
     Blob(#[from] BlobOpenError),
     /// The image to write is not a usable image manifest, or its config does not match it.
-    #[error("manifest {digest}: {message}")]
+    #[error("manifest {digest} cannot be written to a docker-archive")]
     Manifest {
         /// The manifest's digest.
         digest: Digest,
         /// What is wrong, naming the field.
-        message: String,
+        #[source]
+        problem: ManifestProblem,
     },
     /// A layer's uncompressed content does not match the diffID the config gives it.
     #[error(
@@ -157,6 +158,108 @@ pub enum DockerArchiveError {
         file: PathBuf,
         /// The I/O error.
         source: io::Error,
+    },
+}
+
+/// What is wrong with a docker-archive's `manifest.json` or image config.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveProblem {
+    /// The archive has no `manifest.json`.
+    #[error("no manifest.json in the archive")]
+    NoManifest,
+    /// `manifest.json` does not parse.
+    #[error("manifest.json is invalid")]
+    ManifestJson(#[source] serde_json::Error),
+    /// `manifest.json` lists no image.
+    #[error("manifest.json lists no image")]
+    NoImage,
+    /// The config `manifest.json` names is not in the archive.
+    #[error("config {entry} is not in the archive")]
+    NoConfig {
+        /// The entry named in `Config`.
+        entry: String,
+    },
+    /// The config does not parse.
+    #[error("config {entry} is invalid")]
+    ConfigJson {
+        /// The entry named in `Config`.
+        entry: String,
+        /// What the parser found.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The config has no `rootfs`.
+    #[error("config {entry} has no rootfs")]
+    NoRootFs {
+        /// The entry named in `Config`.
+        entry: String,
+    },
+    /// `Layers` and the config's diffIDs differ in number.
+    #[error("manifest.json lists {layers} layers, config {entry} has {diff_ids} diffIDs")]
+    LayerCount {
+        /// The entry named in `Config`.
+        entry: String,
+        /// Entries of `Layers`.
+        layers: usize,
+        /// The config's diffIDs.
+        diff_ids: usize,
+    },
+    /// One layer file is named for two different diffIDs.
+    #[error("layer file {entry} stands for two diffIDs, {first} and {second}")]
+    SharedLayerFile {
+        /// The layer file.
+        entry: String,
+        /// The first diffID it stands for.
+        first: Digest,
+        /// The other.
+        second: Digest,
+    },
+}
+
+/// Why a NAME:TAG (or `@N`) does not name an image of a docker-archive.
+#[derive(Debug, thiserror::Error)]
+pub enum NameProblem {
+    /// Not an image reference.
+    #[error(transparent)]
+    Reference(#[from] oci_naming::Error),
+    /// A digest reference.
+    #[error("a digest reference cannot name an archive entry")]
+    Digest,
+    /// `@` not followed by a number.
+    #[error("@ must be followed by an image index")]
+    NotAnIndex,
+}
+
+/// Why an image cannot be written to a docker-archive.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestProblem {
+    /// The manifest does not parse.
+    #[error("it is not a valid manifest")]
+    Parse(#[source] oci_spec_types::document::AnyManifestError),
+    /// An index where one image manifest is needed.
+    #[error("it is an index: a docker-archive holds one image manifest (choose a platform)")]
+    Index,
+    /// The config has no usable `rootfs.diff_ids`.
+    #[error("config {config} has no valid rootfs.diff_ids")]
+    NoDiffIds {
+        /// The config.
+        config: Digest,
+    },
+    /// The manifest's layers and the config's diffIDs differ in number.
+    #[error("it has {layers} layers, config {config} has {diff_ids} diffIDs")]
+    LayerCount {
+        /// The config.
+        config: Digest,
+        /// The manifest's layers.
+        layers: usize,
+        /// The config's diffIDs.
+        diff_ids: usize,
+    },
+    /// The config is not a JSON object.
+    #[error("config {config} is not a JSON object")]
+    ConfigNotObject {
+        /// The config.
+        config: Digest,
     },
 }
 
@@ -262,16 +365,13 @@ impl std::fmt::Display for NormalTag {
 }
 
 fn normalize_tag(name: &str) -> Result<NormalTag, DockerArchiveError> {
-    let bad = |message: String| DockerArchiveError::BadName {
+    let bad = |problem: NameProblem| DockerArchiveError::BadName {
         name: name.to_owned(),
-        message,
+        problem,
     };
-    let reference =
-        oci_naming::Reference::parse_normalized(name).map_err(|e| bad(e.to_string()))?;
+    let reference = oci_naming::Reference::parse_normalized(name).map_err(|e| bad(e.into()))?;
     if reference.digest().is_some() {
-        return Err(bad(
-            "a digest reference cannot name an archive entry".to_owned()
-        ));
+        return Err(bad(NameProblem::Digest));
     }
     let reference = reference.with_default_tag();
     Ok(NormalTag {

@@ -35,35 +35,46 @@ impl DockerArchiveSource {
         scratch: &Path,
     ) -> Result<DockerArchiveSource, DockerArchiveError> {
         let index = TarIndex::open(file, scratch)?;
-        let invalid = |message: String| DockerArchiveError::Invalid {
+        let invalid = |problem: ArchiveProblem| DockerArchiveError::Invalid {
             file: file.to_path_buf(),
-            message,
+            problem,
         };
         let bytes = index
             .read_entry(MANIFEST_JSON, MAX_DOCUMENT_SIZE)?
-            .ok_or_else(|| invalid(format!("no {MANIFEST_JSON} in the archive")))?;
-        let mut items: Vec<ItemIn> = serde_json::from_slice(&bytes)
-            .map_err(|e| invalid(format!("{MANIFEST_JSON} is invalid: {e}")))?;
+            .ok_or_else(|| invalid(ArchiveProblem::NoManifest))?;
+        let mut items: Vec<ItemIn> =
+            serde_json::from_slice(&bytes).map_err(|e| invalid(ArchiveProblem::ManifestJson(e)))?;
         let chosen = choose(file, &items, name)?;
         let item = items.swap_remove(chosen);
 
         let config = index
             .read_entry(&item.config, MAX_DOCUMENT_SIZE)?
-            .ok_or_else(|| invalid(format!("config {} is not in the archive", item.config)))?;
+            .ok_or_else(|| {
+                invalid(ArchiveProblem::NoConfig {
+                    entry: item.config.clone(),
+                })
+            })?;
         let config_digest = Digester::digest_bytes(Algorithm::Sha256, &config).digest;
-        let parsed: ConfigRootFs = serde_json::from_slice(&config)
-            .map_err(|e| invalid(format!("config {} is invalid: {e}", item.config)))?;
+        let parsed: ConfigRootFs = serde_json::from_slice(&config).map_err(|source| {
+            invalid(ArchiveProblem::ConfigJson {
+                entry: item.config.clone(),
+                source,
+            })
+        })?;
         let diff_ids = parsed
             .rootfs
-            .ok_or_else(|| invalid(format!("config {} has no rootfs", item.config)))?
+            .ok_or_else(|| {
+                invalid(ArchiveProblem::NoRootFs {
+                    entry: item.config.clone(),
+                })
+            })?
             .diff_ids;
         if diff_ids.len() != item.layers.len() {
-            return Err(invalid(format!(
-                "{MANIFEST_JSON} lists {} layers, config {} has {} diffIDs",
-                item.layers.len(),
-                item.config,
-                diff_ids.len()
-            )));
+            return Err(invalid(ArchiveProblem::LayerCount {
+                entry: item.config.clone(),
+                layers: item.layers.len(),
+                diff_ids: diff_ids.len(),
+            }));
         }
 
         let mut layers = BTreeMap::new();
@@ -92,9 +103,11 @@ impl DockerArchiveSource {
             let key = (span.offset(), span.size());
             match used.get(&key) {
                 Some(other) if *other != diff_id => {
-                    return Err(invalid(format!(
-                        "layer file {entry} stands for two diffIDs, {other} and {diff_id}"
-                    )));
+                    return Err(invalid(ArchiveProblem::SharedLayerFile {
+                        entry: entry.clone(),
+                        first: (*other).clone(),
+                        second: diff_id.clone(),
+                    }));
                 }
                 _ => {
                     used.insert(key, diff_id);
@@ -214,7 +227,7 @@ fn choose(file: &Path, items: &[ItemIn], name: Option<&str>) -> Result<usize, Do
             1 => Ok(0),
             0 => Err(DockerArchiveError::Invalid {
                 file: file.to_path_buf(),
-                message: format!("{MANIFEST_JSON} lists no image"),
+                problem: ArchiveProblem::NoImage,
             }),
             _ => Err(DockerArchiveError::Ambiguous {
                 file: file.to_path_buf(),
@@ -225,7 +238,7 @@ fn choose(file: &Path, items: &[ItemIn], name: Option<&str>) -> Result<usize, Do
     if let Some(n) = name.strip_prefix('@') {
         let n: usize = n.parse().map_err(|_| DockerArchiveError::BadName {
             name: name.to_owned(),
-            message: "@ must be followed by an image index".to_owned(),
+            problem: NameProblem::NotAnIndex,
         })?;
         return if n < items.len() {
             Ok(n)

@@ -51,17 +51,15 @@ pub fn write_docker_archive(
         }
     }
 
-    let manifest_err = |message: String| DockerArchiveError::Manifest {
+    let manifest_err = |problem: ManifestProblem| DockerArchiveError::Manifest {
         digest: manifest.digest.clone(),
-        message,
+        problem,
     };
     let bytes = source.read_small(manifest, MAX_DOCUMENT_SIZE)?;
     let parsed = AnyManifest::parse(&bytes, Some(manifest.media_type.as_str()))
-        .map_err(|e| manifest_err(e.to_string()))?;
+        .map_err(|e| manifest_err(ManifestProblem::Parse(e)))?;
     let (Some(config), Some(layers)) = (parsed.config(), parsed.layers()) else {
-        return Err(manifest_err(
-            "is an index: a docker-archive holds one image manifest (choose a platform)".to_owned(),
-        ));
+        return Err(manifest_err(ManifestProblem::Index));
     };
     let config_bytes = source.read_small(config, MAX_DOCUMENT_SIZE)?;
     let diff_ids = serde_json::from_slice::<ConfigRootFs>(&config_bytes)
@@ -69,21 +67,22 @@ pub fn write_docker_archive(
         .and_then(|c| c.rootfs)
         .map(|r| r.diff_ids)
         .ok_or_else(|| {
-            manifest_err(format!(
-                "config {} has no valid rootfs.diff_ids",
-                config.digest
-            ))
+            manifest_err(ManifestProblem::NoDiffIds {
+                config: config.digest.clone(),
+            })
         })?;
     if diff_ids.len() != layers.len() {
-        return Err(manifest_err(format!(
-            "has {} layers, config {} has {} diffIDs",
-            layers.len(),
-            config.digest,
-            diff_ids.len()
-        )));
+        return Err(manifest_err(ManifestProblem::LayerCount {
+            config: config.digest.clone(),
+            layers: layers.len(),
+            diff_ids: diff_ids.len(),
+        }));
     }
-    let members = top_level_members(&config_bytes)
-        .ok_or_else(|| manifest_err(format!("config {} is not a JSON object", config.digest)))?;
+    let members = top_level_members(&config_bytes).ok_or_else(|| {
+        manifest_err(ManifestProblem::ConfigNotObject {
+            config: config.digest.clone(),
+        })
+    })?;
 
     let dir = match file.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -658,12 +657,16 @@ impl DockerArchiveDestination {
 
 impl Destination for DockerArchiveDestination {
     fn describe(&self) -> String {
-        let mut name = format!("docker-archive:{}", self.file.display());
-        if let Some(tag) = self.repo_tags.first() {
-            name.push(':');
-            name.push_str(tag);
-        }
-        name
+        let tag = self.repo_tags.first().map(String::as_str);
+        describe_destination(Transport::DockerArchive, &self.file, tag)
+    }
+
+    fn transport(&self) -> Transport {
+        Transport::DockerArchive
+    }
+
+    fn location(&self) -> Location {
+        Location::Path(self.file.clone())
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -674,16 +677,8 @@ impl Destination for DockerArchiveDestination {
         }
     }
 
-    fn has_blob(&self, descriptor: &Descriptor) -> bool {
-        has_blob(&self.layout, descriptor)
-    }
-
-    fn put_blob(&self, descriptor: &Descriptor, reader: &mut dyn Read) -> Result<(), PutError> {
-        put_blob(&self.layout, descriptor, reader)
-    }
-
-    fn blob_sink(&self, algorithm: Algorithm) -> Result<Box<dyn BlobSink + '_>, PutError> {
-        Ok(Box::new(self.layout.blobs().writer_unhashed(algorithm)?))
+    fn staging(&self) -> Option<&Layout> {
+        Some(&self.layout)
     }
 
     fn commit(self: Box<Self>, root: &Descriptor) -> Result<Descriptor, DestinationError> {

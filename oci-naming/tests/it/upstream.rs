@@ -34,8 +34,8 @@ const FIELDS: &[&str] = &[
     "digest_only",
 ];
 
-/// Runs every row of `reference.jsonl` at `path`. (`std::io::Error`, not anyhow: oci-naming's
-/// tests compile this file too, and libraries' tests do not depend on anyhow.)
+/// Runs every row of `reference.jsonl` at `path`. (`std::io::Error`, not anyhow: this file
+/// is oci-naming's test code, and libraries' tests do not depend on anyhow.)
 pub fn run_corpus(path: &Path) -> std::io::Result<Vec<Outcome>> {
     let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
     let text = std::fs::read_to_string(path)
