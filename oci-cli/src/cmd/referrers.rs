@@ -9,9 +9,9 @@ use super::registry::RegistryArgs;
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Example: ocimg referrers --artifact-type application/vnd.dev.cosign.artifact.sig.v1+json docker://registry.example/team/app:1"
-)]
+#[command(after_help = "Examples:
+  ocimg referrers docker://registry.example/team/app:1
+  ocimg referrers --json --artifact-type application/vnd.dev.cosign.artifact.sig.v1+json oci:layout:app")]
 pub struct Args {
     /// The image: any IMAGE (CLI.md); its root manifest or index is the subject.
     #[arg(value_name = "IMAGE")]

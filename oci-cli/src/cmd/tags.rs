@@ -8,7 +8,9 @@ use super::registry::RegistryArgs;
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example: ocimg tags docker://registry.example/team/app")]
+#[command(after_help = "Examples:
+  ocimg tags docker://registry.example/team/app
+  ocimg tags --json --creds ann:secret docker://127.0.0.1:5000/team/app")]
 pub struct Args {
     /// The repository: docker://HOST/REPO.
     #[arg(value_name = "REPOSITORY")]
@@ -21,7 +23,9 @@ pub struct Args {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example: ocimg delete docker://registry.example/team/app:old")]
+#[command(after_help = "Examples:
+  ocimg delete docker://registry.example/team/app:old
+  ocimg delete --json docker://registry.example/team/app@sha256:4f1d6d0c1c2bca8e6a5f8d4e0c9f3b7a2e1d5c6b7a8f9e0d1c2b3a4f5e6d7c8b")]
 pub struct DeleteArgs {
     /// The image: docker://HOST/REPO:TAG or docker://HOST/REPO@DIGEST (a tag is resolved
     /// to its manifest, which is deleted with every tag pointing at it).
