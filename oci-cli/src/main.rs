@@ -89,8 +89,15 @@ enum Command {
     Config(cmd::config::Args),
     /// Work with image indexes: create.
     Index(cmd::index::Args),
-    /// Copy an image between oci:, oci-archive:, docker-archive: and discover: endpoints.
+    /// Copy an image between oci:, oci-archive:, docker-archive:, docker:// and discover:
+    /// endpoints.
     Copy(cmd::copy::Args),
+    /// List every tag of a registry repository (docker://HOST/REPO).
+    Tags(cmd::tags::Args),
+    /// Delete an image from a registry (docker://HOST/REPO:TAG|@DIGEST).
+    Delete(cmd::tags::DeleteArgs),
+    /// List the manifests that refer to an image (signatures, SBOMs).
+    Referrers(cmd::referrers::Args),
     /// Generate signing keys (cosign key pairs).
     Key(cmd::key::Args),
     /// Sign an image's manifest digest (simple signing or cosign) and store the signature.
@@ -185,6 +192,9 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Config(args) => cmd::config::run(args),
         Command::Index(args) => cmd::index::run(args),
         Command::Copy(args) => cmd::copy::run(args),
+        Command::Tags(args) => cmd::tags::run(args),
+        Command::Delete(args) => cmd::tags::run_delete(args),
+        Command::Referrers(args) => cmd::referrers::run(args),
         Command::Completions(args) => completions(&args),
     }
 }

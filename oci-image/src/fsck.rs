@@ -726,7 +726,9 @@ fn blob_error_kind(e: &BlobOpenError) -> ProblemKind {
                 ProblemKind::Unverifiable
             }
             Damage::Verify(v) => verify_kind(v),
-            Damage::Store(_) | Damage::CasLength { .. } => ProblemKind::Unreadable,
+            Damage::Store(_) | Damage::CasLength { .. } | Damage::Registry(_) => {
+                ProblemKind::Unreadable
+            }
         },
     }
 }

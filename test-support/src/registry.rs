@@ -434,11 +434,11 @@ impl Registry {
         out.stdout
     }
 
-    /// The tags of `repository` (every tag the registry lists; none when it does not know
-    /// the repository).
+    /// The tags of `repository`, sorted (every tag the registry lists; none when it does
+    /// not know the repository).
     pub fn tags(&self, repository: &str) -> Vec<String> {
         let response = self.get(&format!("/v2/{repository}/tags/list"));
-        match response.status {
+        let mut tags: Vec<String> = match response.status {
             404 => Vec::new(),
             200 => response.json()["tags"]
                 .as_array()
@@ -452,7 +452,9 @@ impl Registry {
                 "tags of {repository}: {status} {}",
                 String::from_utf8_lossy(&response.body)
             ),
-        }
+        };
+        tags.sort();
+        tags
     }
 }
 

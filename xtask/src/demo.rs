@@ -7,7 +7,11 @@
 //! unpacks the image and compares the tree with the sample, copies it through a
 //! docker-archive into a second layout recompressed with zstd (checked and unpacked
 //! again), turns the image into a runtime bundle and, where runc is installed and we are
-//! root, runs it and checks what it prints. Everything goes through the `ocimg` command line, as a user would run it.
+//! root, runs it and checks what it prints. Where Debian's `docker-registry` is installed
+//! it then takes the registry path: starts one on loopback, pushes the image to it, lists
+//! its tags, unpacks it from `docker://` and compares the tree, and makes a bundle from
+//! `docker://` and runs that too (it says plainly when it skipped this). Everything goes
+//! through the `ocimg` command line, as a user would run it.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -19,6 +23,7 @@ use anyhow::{Context, bail, ensure};
 use serde_json::Value;
 
 use crate::project_root;
+use crate::registry::LocalRegistry;
 
 /// Runs the demo; `Ok(false)` when a check fails.
 pub fn run(args: &[String]) -> anyhow::Result<bool> {
@@ -167,7 +172,107 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
         step("not running the bundle: it needs runc, root and busybox-static");
     }
 
+    let can_run = runnable && runc_present && is_root;
+    ok &= registry_path(&ocimg, &work, &image, &built, &rootfs, can_run)?;
+
     step(if ok { "demo passed" } else { "demo FAILED" });
+    Ok(ok)
+}
+
+/// The registry path: push to a loopback registry, list its tags, unpack and run from
+/// `docker://`. `Ok(true)` when skipped (no registry installed), saying so.
+fn registry_path(
+    ocimg: &Ocimg,
+    work: &Path,
+    image: &str,
+    built: &Value,
+    rootfs: &Path,
+    can_run: bool,
+) -> anyhow::Result<bool> {
+    if !LocalRegistry::available() {
+        step(
+            "SKIPPED the registry path: docker-registry is not installed (apt-get install docker-registry)",
+        );
+        return Ok(true);
+    }
+    step("starting a registry on loopback");
+    let registry = LocalRegistry::start(&work.join("registry"))?;
+    println!("docker-registry at {}", registry.host());
+    let remote = format!("docker://{}/demo/app:demo", registry.host());
+    let mut ok = true;
+
+    step(&format!("pushing the image to {remote}"));
+    let out = ocimg.json(&[
+        "copy",
+        "--json",
+        "--dest-tls-verify=false",
+        &format!("oci:{image}"),
+        &remote,
+    ])?;
+    println!("{}", serde_json::to_string(&out)?);
+    let same = out["digest"] == built["digest"];
+    if !same {
+        println!(
+            "the registry holds {}, the layout {}",
+            out["digest"], built["digest"]
+        );
+    }
+    ok &= same;
+    let tags = ocimg.json(&[
+        "tags",
+        "--json",
+        "--tls-verify=false",
+        &format!("docker://{}/demo/app", registry.host()),
+    ])?;
+    println!("{}", serde_json::to_string(&tags)?);
+    ok &= tags["tags"] == serde_json::json!(["demo"]);
+
+    step("unpacking it from the registry and comparing with the sample");
+    let unpacked = work.join("unpacked-registry");
+    let out = ocimg.json(&[
+        "unpack",
+        "--json",
+        "--tls-verify=false",
+        &remote,
+        path_str(&unpacked)?,
+    ])?;
+    println!("{}", serde_json::to_string(&out)?);
+    ok &= same_trees(rootfs, &unpacked)?;
+
+    step("making a bundle from the registry");
+    let bundle = work.join("bundle-registry");
+    let out = ocimg.json(&[
+        "bundle",
+        "--json",
+        "--tls-verify=false",
+        &remote,
+        path_str(&bundle)?,
+    ])?;
+    println!("{}", serde_json::to_string(&out)?);
+    if can_run {
+        step("running the bundle from the registry with runc");
+        let id = format!("ocimg-demo-registry-{}", std::process::id());
+        let run = Command::new("runc")
+            .args(["run", "-b", path_str(&bundle)?, &id])
+            .output()?;
+        let _ = Command::new("runc").args(["delete", "-f", &id]).output();
+        let printed = String::from_utf8_lossy(&run.stdout);
+        print!("{printed}");
+        let want = "hello from /srv as uid 1000";
+        let ran = run.status.success() && printed.trim() == want;
+        if !ran {
+            println!(
+                "runc: {}\nwanted {want:?}",
+                String::from_utf8_lossy(&run.stderr)
+            );
+        }
+        ok &= ran;
+    } else {
+        step("not running the bundle from the registry: it needs runc, root and busybox-static");
+    }
+    if !ok {
+        println!("registry log:\n{}", registry.log());
+    }
     Ok(ok)
 }
 

@@ -10,6 +10,7 @@ mod conformance;
 mod demo;
 mod fuzz;
 mod package;
+mod registry;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ fn main() -> std::process::ExitCode {
         Some("package") => package::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers|images|sign] | fuzz [TARGET] | demo | docs | api | package [--no-verify]>"
+                "usage: cargo xtask <conformance [--corpus DIR] | bench [digest|layers|images|registry|sign] | fuzz [TARGET] | demo | docs | api | package [--no-verify]>"
             );
             return std::process::ExitCode::from(2);
         }

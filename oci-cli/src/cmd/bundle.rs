@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use oci_image::{BundleDirOptions, UnpackOptions};
 use oci_spec_types::Platform;
 
-use super::init::{open_image, parse_platform};
+use super::init::{open_image_with, parse_platform};
 use super::unpack::failed;
 use crate::Outcome;
 use crate::progress::{end_progress, progress};
@@ -38,9 +38,12 @@ pub struct Args {
     // Network options for discover: images.
     #[command(flatten)]
     net: super::name::NetArgs,
+    // Options for docker:// images.
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
     /// The image: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG],
-    /// discover:HOST/PATH[#FRAGMENT], or DIR[:REF] (a layout; DIR alone when it holds one
-    /// image).
+    /// docker://HOST/REPO[:TAG|@DIGEST], discover:HOST/PATH[#FRAGMENT], or DIR[:REF] (a
+    /// layout; DIR alone when it holds one image).
     #[arg(value_name = "IMAGE")]
     name: String,
     /// The bundle directory to create (must not exist).
@@ -49,7 +52,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let source = match open_image("bundle", &args.name, &args.net) {
+    let source = match open_image_with("bundle", &args.name, &args.registry, Some(&args.net)) {
         Ok(source) => source,
         Err(outcome) => return outcome,
     };
@@ -61,6 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             platform: args.platform,
             rootless: args.rootless,
             progress: progress(),
+            prefetch: super::registry::prefetch(&args.name, args.registry.jobs()),
         },
         terminal: args.tty,
     };

@@ -1,6 +1,7 @@
 //! `ocimg copy SRC DST [--format oci|docker] [--compress gzip|zstd|none] [--level N]
-//! [--platform P | --all-platforms] [--json]`: copies an image between `oci:`,
-//! `oci-archive:`, `docker-archive:` and (as a source) `discover:` endpoints.
+//! [--platform P | --all-platforms] [--include-referrers] [registry options] [--json]`:
+//! copies an image between `oci:`, `oci-archive:`, `docker-archive:`, `docker://` and (as
+//! a source) `discover:` endpoints.
 
 use oci_image::{CopyOptions, Endpoint, Format, OpenOptions, Platforms};
 use oci_spec_types::Platform;
@@ -27,12 +28,12 @@ enum FormatArg {
   ocimg copy --all-platforms --compress zstd oci:layout:multi oci:other:multi
   ocimg copy discover:example.com/app#1.0 oci:layout:1.0")]
 pub struct Args {
-    /// The source: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG] or
-    /// discover:HOST/PATH[#FRAGMENT].
+    /// The source: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG],
+    /// docker://HOST/REPO[:TAG|@DIGEST] or discover:HOST/PATH[#FRAGMENT].
     #[arg(value_name = "SRC")]
     source: String,
-    /// The destination: oci:DIR[:TAG], oci-archive:FILE[:TAG] or
-    /// docker-archive:FILE[:NAME:TAG].
+    /// The destination: oci:DIR[:TAG], oci-archive:FILE[:TAG],
+    /// docker-archive:FILE[:NAME:TAG] or docker://HOST/REPO[:TAG].
     #[arg(value_name = "DST")]
     destination: String,
     /// The manifest format to write (default: the source's; OCI from a docker-archive,
@@ -53,6 +54,9 @@ pub struct Args {
     /// Copy the index and every image under it.
     #[arg(long)]
     all_platforms: bool,
+    /// Copy the manifests that refer to the image (signatures, SBOMs) with it.
+    #[arg(long)]
+    include_referrers: bool,
     /// Do not carry the source's signatures (signature referrers, cosign's .sig tag,
     /// lookaside signatures): needed when the copy changes a signed manifest (another
     /// format, recompressed layers) or the destination cannot hold signatures (a
@@ -65,8 +69,11 @@ pub struct Args {
     // Network options for discover: sources.
     #[command(flatten)]
     net: super::name::NetArgs,
+    // Options for docker:// sources and destinations.
+    #[command(flatten)]
+    registry: super::registry::CopyRegistryArgs,
     /// Print one JSON object `{"source", "destination", "digest", "blobs": {"copied",
-    /// "skipped"}}` on standard output.
+    /// "skipped", "mounted"}}` on standard output.
     #[arg(long)]
     json: bool,
 }
@@ -92,14 +99,18 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         _ => None,
     };
     let open = OpenOptions {
-        scratch: None,
         discoverer,
+        registry: args.registry.source(),
+        ..OpenOptions::default()
     };
     let options = CopyOptions {
         format,
         compress,
         platforms,
         threads: 0,
+        jobs: args.registry.jobs(),
+        include_referrers: args.include_referrers,
+        registry: args.registry.destination(),
         progress: progress(),
         remove_signatures: args.remove_signatures,
         policy: args
@@ -124,12 +135,16 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             "source": args.source,
             "destination": args.destination,
             "digest": copied.digest,
-            "blobs": {"copied": copied.copied, "skipped": copied.skipped},
+            "blobs": {
+                "copied": copied.copied,
+                "skipped": copied.skipped,
+                "mounted": copied.mounted,
+            },
         }))?;
     } else {
         println!(
-            "copied {} to {} ({} blobs copied, {} already there)",
-            copied.digest, args.destination, copied.copied, copied.skipped
+            "copied {} to {} ({} blobs copied, {} already there, {} mounted)",
+            copied.digest, args.destination, copied.copied, copied.skipped, copied.mounted
         );
     }
     Ok(Outcome::Ok)

@@ -59,16 +59,42 @@ pub(crate) fn open(
 }
 
 /// Opens IMAGE for reading, whatever its transport (CLI.md: `oci:DIR[:REF]`,
-/// `oci-archive:FILE[:REF]`, `docker-archive:FILE[:NAME:TAG]`, `discover:NAME`, or a bare
-/// `DIR[:REF]`), or reports why it cannot be opened. `net` configures discovery.
+/// `oci-archive:FILE[:REF]`, `docker-archive:FILE[:NAME:TAG]`, `docker://HOST/REPO...`,
+/// `discover:NAME`, or a bare `DIR[:REF]`), or reports why it cannot be opened. `net`
+/// configures discovery; a registry is reached with the default registry options.
+// Commands without registry options (and those in flight on other branches) use it.
+#[allow(dead_code)]
 pub(crate) fn open_image(
     command: &str,
     image: &str,
     net: &super::name::NetArgs,
 ) -> Result<Box<dyn Source>, anyhow::Result<Outcome>> {
+    open_endpoint_with(command, image, OpenOptions::default(), Some(net))
+}
+
+/// Opens IMAGE for reading as [`open_image`] does, reaching a registry with `registry`'s
+/// options (and discovery with `net`'s, when given).
+pub(crate) fn open_image_with(
+    command: &str,
+    image: &str,
+    registry: &super::registry::RegistryArgs,
+    net: Option<&super::name::NetArgs>,
+) -> Result<Box<dyn Source>, anyhow::Result<Outcome>> {
+    let options = OpenOptions {
+        registry: registry.options(),
+        ..OpenOptions::default()
+    };
+    open_endpoint_with(command, image, options, net)
+}
+
+fn open_endpoint_with(
+    command: &str,
+    image: &str,
+    mut options: OpenOptions,
+    net: Option<&super::name::NetArgs>,
+) -> Result<Box<dyn Source>, anyhow::Result<Outcome>> {
     let endpoint = Endpoint::parse_image(image).map_err(|e| fail(command, false, e))?;
-    let mut options = OpenOptions::default();
-    if matches!(endpoint, Endpoint::Discover(_)) {
+    if let (Endpoint::Discover(_), Some(net)) = (&endpoint, net) {
         let discoverer = net
             .connect_to()
             .and_then(|connect_to| net.discoverer(connect_to))

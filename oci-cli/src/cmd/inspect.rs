@@ -5,7 +5,7 @@ use oci_image::Inspection;
 use oci_spec_types::Platform;
 use serde_json::{Value, json};
 
-use super::init::{fail, open_image, parse_platform};
+use super::init::{fail, open_image_with, parse_platform};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
@@ -25,13 +25,16 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// The image: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG],
-    /// discover:HOST/PATH[#FRAGMENT], or DIR[:REF] (a layout; DIR alone when it holds one
-    /// image).
+    /// docker://HOST/REPO[:TAG|@DIGEST], discover:HOST/PATH[#FRAGMENT], or DIR[:REF] (a
+    /// layout; DIR alone when it holds one image).
     #[arg(value_name = "IMAGE")]
     name: String,
     // Network options for discover: images.
     #[command(flatten)]
     net: super::name::NetArgs,
+    // Options for docker:// images.
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
 }
 
 /// A document's exact bytes as a JSON value.
@@ -40,7 +43,7 @@ fn value(bytes: &[u8]) -> Value {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let source = match open_image("inspect", &args.name, &args.net) {
+    let source = match open_image_with("inspect", &args.name, &args.registry, Some(&args.net)) {
         Ok(source) => source,
         Err(outcome) => return outcome,
     };

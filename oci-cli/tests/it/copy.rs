@@ -394,7 +394,7 @@ fn platform_choice_and_all_platforms() {
         &format!("oci:{}:x", path(&dest)),
     ]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let out = ocimg(&["copy", &src, "docker://example.com/x"]);
+    let out = ocimg(&["copy", &src, "docker:example.com/x"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 

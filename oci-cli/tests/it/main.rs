@@ -13,6 +13,7 @@ mod layer_create;
 mod login;
 mod name;
 mod output;
+mod registry;
 mod sign;
 mod unpack;
 mod validate;

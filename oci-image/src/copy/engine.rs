@@ -2,6 +2,8 @@
 //! write the blobs into the destination (skipping those already there), and tag last.
 
 use std::io::{self, Read};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use oci_digest::{Measured, PutError, VerifyError};
 use oci_layer::Compression;
@@ -17,7 +19,7 @@ use crate::resolve::MAX_DEPTH;
 use crate::transport::{BlobOpenError, Location, Source, Transport, read_error};
 use crate::transport::{
     Destination, DestinationError, Endpoint, OpenOptions, SourceError, open_endpoint,
-    open_endpoint_destination, scratch_dir_of,
+    open_endpoint_destination_with, scratch_dir_of,
 };
 use crate::{ImageError, Progress, UnpackEvent as Event};
 
@@ -46,6 +48,9 @@ impl Default for Platforms {
     }
 }
 
+/// Blobs transferred at a time when [`CopyOptions::jobs`] is 0 (skopeo's default too).
+pub const DEFAULT_JOBS: usize = 4;
+
 /// How [`copy`] behaves.
 #[derive(Debug, Clone, Default)]
 pub struct CopyOptions {
@@ -59,6 +64,14 @@ pub struct CopyOptions {
     pub platforms: Platforms,
     /// Compression threads; 0 means all cores.
     pub threads: usize,
+    /// Blobs of one manifest (config and layers) transferred at a time; 0 means
+    /// [`DEFAULT_JOBS`].
+    pub jobs: usize,
+    /// Copy the manifests whose `subject` is a copied manifest (signatures, SBOMs) too,
+    /// where the source can list them ([`Source::referrers`]).
+    pub include_referrers: bool,
+    /// How a `docker://` destination is reached.
+    pub registry: crate::RegistryOptions,
     /// Progress observer: [`Event::Layer`](crate::UnpackEvent::Layer) when a layer
     /// starts (its position among the manifest's layers), then
     /// [`Event::Read`](crate::UnpackEvent::Read) as its bytes are read.
@@ -89,6 +102,8 @@ pub struct Copied {
     pub copied: u64,
     /// Blobs already at the destination, neither read nor written again.
     pub skipped: u64,
+    /// Blobs the destination took by a cross-repository mount (same registry), not read.
+    pub mounted: u64,
 }
 
 /// Why a copy failed. Nothing was tagged at the destination.
@@ -198,6 +213,9 @@ pub enum CopyError {
     /// The source could not be opened ([`copy_image`]).
     #[error(transparent)]
     Source(Box<SourceError>),
+    /// The referrers of a copied manifest could not be listed (`include_referrers`).
+    #[error(transparent)]
+    Referrers(#[from] crate::ReferrersError),
     /// The trust policy rejected the source: nothing was written.
     #[error("source {source_name} rejected by the policy: {reasons}")]
     Rejected {
@@ -254,6 +272,7 @@ impl CopyError {
             }
             CopyError::Destination(e) => e.is_check_failure(),
             CopyError::Source(e) => e.is_check_failure(),
+            CopyError::Referrers(e) => e.is_check_failure(),
             CopyError::DigestDestination { .. }
             | CopyError::DiscoverDestination { .. }
             | CopyError::AllPlatformsToDockerArchive { .. }
@@ -312,14 +331,15 @@ pub fn copy(
             destination: destination.to_string(),
         });
     }
-    let opened = open_endpoint_destination(destination).map_err(|e| match e {
-        DestinationError::DigestReference { destination } => CopyError::DigestDestination {
-            destination: destination.to_string(),
-        },
-        DestinationError::InvalidTag { tag } => CopyError::InvalidTag { tag },
-        DestinationError::NotWritable { name } => CopyError::DiscoverDestination { name },
-        other => CopyError::Destination(other),
-    })?;
+    let opened =
+        open_endpoint_destination_with(destination, &options.registry).map_err(|e| match e {
+            DestinationError::DigestReference { destination } => CopyError::DigestDestination {
+                destination: destination.to_string(),
+            },
+            DestinationError::InvalidTag { tag } => CopyError::InvalidTag { tag },
+            DestinationError::NotWritable { name } => CopyError::DiscoverDestination { name },
+            other => CopyError::Destination(other),
+        })?;
     copy_to(source, opened, options)
 }
 
@@ -342,7 +362,7 @@ pub fn copy_image(
             Endpoint::OciArchive { file, .. } | Endpoint::DockerArchive { file, .. } => {
                 scratch_dir_of(file)
             }
-            Endpoint::Discover(_) => std::path::PathBuf::from("."),
+            Endpoint::Discover(_) | Endpoint::Docker(_) => std::path::PathBuf::from("."),
         });
     }
     let mut options = options.clone();
@@ -425,10 +445,18 @@ pub fn copy_to(
             destination: destination.describe(),
         });
     }
-    let (root, copied, skipped) = {
+    let (root, copied, skipped, mounted) = {
         let mut engine = Engine::new(source, destination.as_ref(), options);
         let root = engine.run()?;
-        (root, engine.copied, engine.skipped)
+        if options.include_referrers {
+            engine.copy_referrers()?;
+        }
+        (
+            root,
+            engine.copied.into_inner(),
+            engine.skipped.into_inner(),
+            engine.mounted.into_inner(),
+        )
     };
     if !options.remove_signatures {
         crate::signatures::carry_signatures(
@@ -445,6 +473,7 @@ pub fn copy_to(
         descriptor: named,
         copied,
         skipped,
+        mounted,
     })
 }
 
@@ -500,8 +529,15 @@ struct Engine<'a> {
     /// recompression.
     own_format: bool,
     options: &'a CopyOptions,
-    copied: u64,
-    skipped: u64,
+    copied: AtomicU64,
+    skipped: AtomicU64,
+    mounted: AtomicU64,
+    /// Manifests and indexes written byte for byte (their digest kept): their referrers
+    /// still refer to them.
+    subjects: Vec<Digest>,
+    /// Copying referrers: documents go byte for byte (no conversion, no recompression),
+    /// since a signature names its subject's exact bytes.
+    verbatim: bool,
 }
 
 impl<'a> Engine<'a> {
@@ -515,8 +551,11 @@ impl<'a> Engine<'a> {
             destination,
             own_format: destination.capabilities().own_format,
             options,
-            copied: 0,
-            skipped: 0,
+            copied: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            mounted: AtomicU64::new(0),
+            subjects: Vec::new(),
+            verbatim: false,
         }
     }
 
@@ -536,6 +575,30 @@ impl<'a> Engine<'a> {
                 self.copy_manifest(&descriptor, bytes, manifest)
             }
         }
+    }
+
+    /// Copies the referrers of every manifest copied byte for byte, and theirs in turn
+    /// (a signature of an SBOM), each once, byte for byte; the destination lists them
+    /// ([`Destination::add_referrer`]). A source that cannot hold referrers has none.
+    fn copy_referrers(&mut self) -> Result<(), CopyError> {
+        let mut queue = std::mem::take(&mut self.subjects);
+        let mut seen = std::collections::BTreeSet::new();
+        self.verbatim = true;
+        while let Some(subject) = queue.pop() {
+            if !seen.insert(subject.clone()) {
+                continue;
+            }
+            let Some(referrers) = self.source.referrers(&subject)? else {
+                continue;
+            };
+            for referrer in referrers {
+                let written = self.copy_node(&referrer, 0)?;
+                self.destination.add_referrer(&written);
+                queue.append(&mut self.subjects);
+                queue.push(written.digest);
+            }
+        }
+        Ok(())
     }
 
     /// Reads a manifest or index of the source, verified.
@@ -568,7 +631,7 @@ impl<'a> Engine<'a> {
     }
 
     fn target_format(&self, source_format: Format) -> Format {
-        if self.own_format {
+        if self.own_format || self.verbatim {
             return source_format;
         }
         self.options.format.unwrap_or(source_format)
@@ -751,23 +814,28 @@ impl<'a> Engine<'a> {
         // Refuse a conversion before copying anything: the layers as they will be.
         self.check_manifest(descriptor, &oci, source_format)?;
         let diff_ids = self.diff_ids_for_recompression(descriptor, &oci)?;
-        self.copy_blob(&oci.config)?;
         let count = oci.layers.len();
+        // Blobs copied as they are go in parallel (config first, then layers in order);
+        // recompressed layers follow one at a time, each using the compression threads.
+        let mut plain: Vec<(&Descriptor, Option<usize>)> = vec![(&oci.config, None)];
+        for (index, layer) in oci.layers.iter().enumerate() {
+            if diff_ids.is_none() || self.recompression_of(layer).is_none() {
+                plain.push((layer, Some(index)));
+            }
+        }
+        self.copy_parallel(&plain, count)?;
         let mut layers = Vec::with_capacity(count);
         for (index, layer) in oci.layers.iter().enumerate() {
-            self.emit(&Event::Layer {
-                index,
-                count,
-                descriptor: layer,
-            });
             let new = match (&diff_ids, self.recompression_of(layer)) {
                 (Some(diff_ids), Some(compression)) => {
+                    self.emit(&Event::Layer {
+                        index,
+                        count,
+                        descriptor: layer,
+                    });
                     self.recompress_layer(layer, &diff_ids[index], compression, index)?
                 }
-                _ => {
-                    self.copy_layer(layer, index)?;
-                    layer.clone()
-                }
+                _ => layer.clone(),
             };
             layers.push(new);
         }
@@ -797,7 +865,7 @@ impl<'a> Engine<'a> {
 
     /// The compression `layer` is to be recompressed into, if any.
     fn recompression_of(&self, layer: &Descriptor) -> Option<Compression> {
-        if self.own_format {
+        if self.own_format || self.verbatim {
             return None;
         }
         let wanted = self.options.compress?;
@@ -851,20 +919,22 @@ impl<'a> Engine<'a> {
         media_type: &str,
     ) -> Result<Descriptor, CopyError> {
         let mut descriptor = original.clone();
-        if !unchanged {
+        if unchanged {
+            self.subjects.push(descriptor.digest.clone());
+        } else {
             let measured = oci_digest::Digester::digest_bytes(Algorithm::Sha256, &bytes);
             descriptor.digest = measured.digest;
             descriptor.size = measured.size;
             descriptor.media_type = MediaType::from(media_type);
         }
         if self.destination.has_blob(&descriptor) {
-            self.skipped += 1;
+            self.skipped.fetch_add(1, Ordering::Relaxed);
             return Ok(descriptor);
         }
         self.destination
             .put_blob(&descriptor, &mut &bytes[..])
             .map_err(|source| self.store_error(&descriptor.digest, source))?;
-        self.copied += 1;
+        self.copied.fetch_add(1, Ordering::Relaxed);
         Ok(descriptor)
     }
 
@@ -878,13 +948,67 @@ impl<'a> Engine<'a> {
     }
 
     /// Copies a blob as it is (verified), unless the destination has it.
-    fn copy_blob(&mut self, descriptor: &Descriptor) -> Result<(), CopyError> {
+    fn copy_blob(&self, descriptor: &Descriptor) -> Result<(), CopyError> {
         self.copy_blob_with(descriptor, None)
+    }
+
+    /// Copies blobs as they are, [`CopyOptions::jobs`] at a time, each a layer (with its
+    /// position among `count`) or not; the first error stops the others from starting
+    /// new blobs and is returned.
+    fn copy_parallel(
+        &self,
+        blobs: &[(&Descriptor, Option<usize>)],
+        count: usize,
+    ) -> Result<(), CopyError> {
+        let jobs = match self.options.jobs {
+            0 => DEFAULT_JOBS,
+            n => n,
+        }
+        .min(blobs.len());
+        let one = |(descriptor, index): &(&Descriptor, Option<usize>)| match index {
+            Some(index) => {
+                self.emit(&Event::Layer {
+                    index: *index,
+                    count,
+                    descriptor,
+                });
+                self.copy_layer(descriptor, *index)
+            }
+            None => self.copy_blob(descriptor),
+        };
+        if jobs <= 1 {
+            return blobs.iter().try_for_each(one);
+        }
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let first_error: Mutex<Option<(usize, CopyError)>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                scope.spawn(|| {
+                    while !failed.load(Ordering::SeqCst) {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(blob) = blobs.get(i) else { break };
+                        if let Err(e) = one(blob) {
+                            failed.store(true, Ordering::SeqCst);
+                            let mut slot = first_error.lock().expect("lock");
+                            // The error of the earliest blob wins: deterministic messages.
+                            if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                                *slot = Some((i, e));
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        match first_error.into_inner().expect("lock") {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Copies a layer as it is; a foreign layer (with `urls`) missing from the source is
     /// left out, as registries do.
-    fn copy_layer(&mut self, layer: &Descriptor, index: usize) -> Result<(), CopyError> {
+    fn copy_layer(&self, layer: &Descriptor, index: usize) -> Result<(), CopyError> {
         match self.copy_blob_with(layer, Some(index)) {
             Err(CopyError::Blob(BlobOpenError::Missing { .. })) if layer.urls.is_some() => Ok(()),
             other => other,
@@ -892,20 +1016,28 @@ impl<'a> Engine<'a> {
     }
 
     fn copy_blob_with(
-        &mut self,
+        &self,
         descriptor: &Descriptor,
         progress_index: Option<usize>,
     ) -> Result<(), CopyError> {
         if self.destination.has_blob(descriptor) {
-            self.skipped += 1;
+            self.skipped.fetch_add(1, Ordering::Relaxed);
             return Ok(());
+        }
+        match self.destination.mount_blob(descriptor, self.source) {
+            Ok(true) => {
+                self.mounted.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            Ok(false) => {}
+            Err(source) => return Err(self.store_error(&descriptor.digest, source)),
         }
         let reader = self.source.open(descriptor)?;
         let mut reader = self.counting(reader, progress_index, descriptor.size);
         self.destination
             .put_blob(descriptor, &mut reader)
             .map_err(|source| self.blob_put_error(descriptor, source))?;
-        self.copied += 1;
+        self.copied.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -974,9 +1106,9 @@ impl<'a> Engine<'a> {
             })
             .map_err(|source| self.store_error(&new.digest, source))?;
         if already {
-            self.skipped += 1;
+            self.skipped.fetch_add(1, Ordering::Relaxed);
         } else {
-            self.copied += 1;
+            self.copied.fetch_add(1, Ordering::Relaxed);
         }
         Ok(new)
     }

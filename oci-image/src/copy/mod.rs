@@ -3,4 +3,6 @@
 
 mod engine;
 
-pub use engine::{Copied, CopyError, CopyOptions, Format, Platforms, copy, copy_image, copy_to};
+pub use engine::{
+    Copied, CopyError, CopyOptions, DEFAULT_JOBS, Format, Platforms, copy, copy_image, copy_to,
+};

@@ -131,7 +131,19 @@ pub struct UnpackOptions {
     pub rootless: bool,
     /// Progress observer.
     pub progress: Progress,
+    /// Layers fetched ahead while earlier ones are applied (each through a bounded
+    /// in-memory queue of [`PREFETCH_CHUNK`] chunks, nothing written to disk); 0 reads
+    /// each layer only when it is applied. Worth it where the source is remote (a
+    /// registry): the fetch and its digest check run beside decompression and writes.
+    pub prefetch: usize,
 }
+
+/// The size of the chunks a prefetched layer is queued in; at most
+/// [`PREFETCH_QUEUE`] of them wait per layer.
+pub const PREFETCH_CHUNK: usize = 1 << 20;
+/// Chunks queued per prefetched layer: at most `prefetch * (PREFETCH_QUEUE + 1) *
+/// PREFETCH_CHUNK` bytes are held.
+pub const PREFETCH_QUEUE: usize = 4;
 
 /// What [`unpack`] did.
 #[derive(Debug, Clone, PartialEq)]
@@ -366,12 +378,148 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Applies the plan's layers onto the existing directory `root`.
+/// Applies the plan's layers onto the existing directory `root`: in order, each read
+/// from the source when it is applied, or with [`UnpackOptions::prefetch`] fetched ahead
+/// by that many threads.
 fn apply_all(
     source: &dyn Source,
     plan: &Plan,
     root: &Path,
     options: &UnpackOptions,
+) -> Result<Unpacked, UnpackError> {
+    let jobs = options.prefetch.min(plan.layers.len());
+    if jobs == 0 {
+        return apply_layers(source, plan, root, options, |descriptor, _| {
+            source.open(descriptor).map_err(ImageError::Blob)
+        });
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut senders = Vec::with_capacity(plan.layers.len());
+    let mut receivers = Vec::with_capacity(plan.layers.len());
+    for _ in &plan.layers {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(PREFETCH_QUEUE);
+        senders.push(Some(tx));
+        receivers.push(Some(rx));
+    }
+    let senders = std::sync::Mutex::new(senders);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                use std::sync::atomic::Ordering;
+                while !stop.load(Ordering::SeqCst) {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((descriptor, _)) = plan.layers.get(i) else {
+                        break;
+                    };
+                    let Some(tx) = senders.lock().expect("lock")[i].take() else {
+                        break;
+                    };
+                    pump(source, descriptor, &tx);
+                }
+            });
+        }
+        let result = apply_layers(source, plan, root, options, |_, index| {
+            let rx = receivers[index].take().expect("each layer is read once");
+            Ok(Box::new(Prefetched {
+                rx,
+                chunk: Vec::new(),
+                pos: 0,
+            }) as Box<dyn Read + Send>)
+        });
+        // Stop the fetchers: no new layers, and queues nobody reads make sends fail.
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        receivers.clear();
+        result
+    })
+}
+
+/// What a fetcher queues: bytes, or the error that ended the layer.
+type Chunk = Result<Vec<u8>, PrefetchError>;
+
+/// An error met by a fetcher, handed to the applying thread.
+enum PrefetchError {
+    Open(crate::BlobOpenError),
+    Read(io::Error),
+}
+
+/// Reads one layer out of the source (verified by the source's reader) into `tx`, in
+/// chunks; stops when the receiver is gone.
+fn pump(source: &dyn Source, descriptor: &Descriptor, tx: &std::sync::mpsc::SyncSender<Chunk>) {
+    let mut reader = match source.open(descriptor) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tx.send(Err(PrefetchError::Open(e)));
+            return;
+        }
+    };
+    loop {
+        let mut chunk = vec![0u8; PREFETCH_CHUNK];
+        let mut filled = 0;
+        let end = loop {
+            match reader.read(&mut chunk[filled..]) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    filled += n;
+                    if filled == chunk.len() {
+                        break false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Err(PrefetchError::Read(e)));
+                    return;
+                }
+            }
+        };
+        chunk.truncate(filled);
+        if (!chunk.is_empty() && tx.send(Ok(chunk)).is_err()) || end {
+            return;
+        }
+    }
+}
+
+/// The applying side of a prefetched layer.
+struct Prefetched {
+    rx: std::sync::mpsc::Receiver<Chunk>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for Prefetched {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(PrefetchError::Read(e))) => return Err(e),
+                Ok(Err(PrefetchError::Open(e))) => return Err(io::Error::other(OpenFailed(e))),
+                // The fetcher finished the layer.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// A layer that could not be opened by its fetcher, carried through an [`io::Error`] to
+/// be reported as the blob error it is.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct OpenFailed(crate::BlobOpenError);
+
+/// Applies the plan's layers in order, each read from `open(descriptor, index)`.
+fn apply_layers<'s>(
+    source: &dyn Source,
+    plan: &Plan,
+    root: &Path,
+    options: &UnpackOptions,
+    mut open: impl FnMut(&Descriptor, usize) -> Result<Box<dyn Read + Send + 's>, ImageError>,
 ) -> Result<Unpacked, UnpackError> {
     let apply_options = ApplyOptions {
         rootless: options.rootless,
@@ -395,7 +543,7 @@ fn apply_all(
         });
         // The source's reader checks the digest and size of the compressed bytes as
         // they stream (apply reads its input to the end); apply checks the diffID.
-        let reader = source.open(descriptor).map_err(ImageError::Blob)?;
+        let reader = open(descriptor, index)?;
         let reader = Counting {
             inner: io::BufReader::with_capacity(1 << 20, reader),
             read: 0,
@@ -431,6 +579,14 @@ fn explain(source: &dyn Source, descriptor: &Descriptor, error: ApplyError) -> U
         ) => Some(source),
         _ => None,
     };
+    if let Some(open) = read
+        .and_then(|e| e.get_ref())
+        .and_then(|e| e.downcast_ref::<OpenFailed>())
+    {
+        // A prefetched layer that could not be opened: the blob error, as without
+        // prefetching. The fetcher's error is rebuilt from its parts (it is not Clone).
+        return UnpackError::Image(ImageError::Blob(reopen_error(source, descriptor, &open.0)));
+    }
     if let Some(mismatch) = read.and_then(|e| mismatch(source, descriptor, e)) {
         return mismatch;
     }
@@ -452,12 +608,29 @@ fn explain(source: &dyn Source, descriptor: &Descriptor, error: ApplyError) -> U
     }
 }
 
+/// The error opening `descriptor` gives now, or else `error` described again.
+fn reopen_error(
+    source: &dyn Source,
+    descriptor: &Descriptor,
+    error: &crate::BlobOpenError,
+) -> crate::BlobOpenError {
+    match source.open(descriptor) {
+        Err(e) => e,
+        Ok(_) => crate::BlobOpenError::unavailable(source, &descriptor.digest, error.to_string()),
+    }
+}
+
 /// The error of a layer whose bytes do not match its descriptor, when `error` says so.
 fn mismatch(
     source: &dyn Source,
     descriptor: &Descriptor,
     error: &io::Error,
 ) -> Option<UnpackError> {
+    if crate::transport::registry::content_error(error).is_some() {
+        return Some(UnpackError::Image(ImageError::Blob(read_error(
+            source, descriptor, error,
+        ))));
+    }
     match VerifyError::from_io(error)? {
         VerifyError::DigestMismatch { expected, actual } => Some(UnpackError::Layer {
             digest: descriptor.digest.clone(),

@@ -1,5 +1,6 @@
 //! Copy endpoints as skopeo spells them: `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`,
-//! `docker-archive:FILE[:NAME:TAG]`, `discover:HOST/PATH[#FRAGMENT]`.
+//! `docker-archive:FILE[:NAME:TAG]`, `docker://HOST/REPO[:TAG|@DIGEST]`,
+//! `discover:HOST/PATH[#FRAGMENT]`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -30,17 +31,27 @@ pub enum Endpoint {
     /// `discover:HOST/PATH[#FRAGMENT]`: a name found through DNS-federated discovery
     /// (a source only).
     Discover(String),
+    /// `docker://HOST/REPO[:TAG|@DIGEST]`: an image in a registry, the name normalized as
+    /// Docker does (`docker://alpine` is `docker.io/library/alpine:latest`): a tag or a
+    /// digest, never both.
+    Docker(oci_naming::Reference),
 }
 
 /// The transports [`Endpoint::parse`] knows, with their prefix.
-pub const TRANSPORTS: [&str; 4] = ["oci:", "oci-archive:", "docker-archive:", "discover:"];
+pub const TRANSPORTS: [&str; 5] = [
+    "oci:",
+    "oci-archive:",
+    "docker-archive:",
+    "docker:",
+    "discover:",
+];
 
 /// Why a string is not a copy endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EndpointError {
     /// No known transport prefix.
     #[error(
-        "{input:?} has no known transport: expected one of oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG], discover:HOST/PATH[#FRAGMENT]"
+        "{input:?} has no known transport: expected one of oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG], docker://HOST/REPO[:TAG|@DIGEST], discover:HOST/PATH[#FRAGMENT]"
     )]
     UnknownTransport {
         /// The whole input.
@@ -58,6 +69,27 @@ pub enum EndpointError {
     /// A `:` with nothing after it.
     #[error("{input:?} has an empty reference after ':'")]
     EmptyReference {
+        /// The whole input.
+        input: String,
+    },
+    /// `docker:` not followed by `//`.
+    #[error("{input:?}: a registry image is spelled docker://HOST/REPO[:TAG|@DIGEST]")]
+    DockerSlashes {
+        /// The whole input.
+        input: String,
+    },
+    /// A `docker://` name that is not a valid reference.
+    #[error("{input:?} is not a valid registry reference")]
+    Reference {
+        /// The whole input.
+        input: String,
+        /// What the reference grammar found.
+        #[source]
+        source: Box<oci_naming::Error>,
+    },
+    /// A `docker://` name with both a tag and a digest.
+    #[error("{input:?} has both a tag and a digest: give one")]
+    TagAndDigest {
         /// The whole input.
         input: String,
     },
@@ -109,6 +141,7 @@ impl Endpoint {
                 Ok(Endpoint::DockerArchive { file, name })
             }
             "discover" => Ok(Endpoint::Discover(rest.to_owned())),
+            "docker" => parse_docker(input, rest).map(Endpoint::Docker),
             _ => Err(EndpointError::UnknownTransport {
                 input: input.to_owned(),
             }),
@@ -117,17 +150,13 @@ impl Endpoint {
 
     /// Parses an image name as commands that read images take it: a transport name as
     /// [`parse`](Self::parse) does, or a bare `DIR[:REF]` (the layout shorthand) when the
-    /// part before the first `:` is no transport. `docker://` (a registry) is refused
-    /// until a registry transport exists.
+    /// part before the first `:` is no transport.
     pub fn parse_image(input: &str) -> Result<Endpoint, EndpointError> {
         let transport = input.split_once(':').map(|(t, _)| t);
         match transport {
             Some(t) if TRANSPORTS.iter().any(|p| p.strip_suffix(':') == Some(t)) => {
                 Endpoint::parse(input)
             }
-            Some("docker") => Err(EndpointError::UnknownTransport {
-                input: input.to_owned(),
-            }),
             _ => Ok(Endpoint::Oci(ImageName::parse(input)?)),
         }
     }
@@ -142,6 +171,33 @@ impl Endpoint {
             _ => None,
         }
     }
+}
+
+/// `docker://REST`: normalized as containers/image's docker transport does (Docker's
+/// defaults, `:latest` on a bare name), refusing a tag together with a digest.
+fn parse_docker(input: &str, rest: &str) -> Result<oci_naming::Reference, EndpointError> {
+    let Some(name) = rest.strip_prefix("//") else {
+        return Err(EndpointError::DockerSlashes {
+            input: input.to_owned(),
+        });
+    };
+    if name.is_empty() {
+        return Err(EndpointError::Empty {
+            input: input.to_owned(),
+        });
+    }
+    let reference = oci_naming::Dialect::ContainersImage
+        .parse_normalized(name)
+        .map_err(|source| EndpointError::Reference {
+            input: input.to_owned(),
+            source: Box::new(source),
+        })?;
+    if reference.tag().is_some() && reference.digest().is_some() {
+        return Err(EndpointError::TagAndDigest {
+            input: input.to_owned(),
+        });
+    }
+    Ok(reference.with_default_tag())
 }
 
 impl FromStr for Endpoint {
@@ -171,6 +227,7 @@ impl fmt::Display for Endpoint {
                 }
             }
             Endpoint::Discover(name) => write!(f, "discover:{name}"),
+            Endpoint::Docker(reference) => write!(f, "docker://{reference}"),
         }
     }
 }
@@ -208,7 +265,10 @@ mod tests {
         );
         for bad in [
             "dir",
-            "docker://x",
+            "docker:x",
+            "docker://",
+            "docker://Upper/x",
+            "docker://x:1@sha256:0000000000000000000000000000000000000000000000000000000000000000",
             "oci:",
             "oci-archive::t",
             "oci-archive:a:",
@@ -234,7 +294,30 @@ mod tests {
             Endpoint::parse_image("oci-archive:a.tar:t").unwrap(),
             Endpoint::parse("oci-archive:a.tar:t").unwrap()
         );
-        assert!(Endpoint::parse_image("docker://x").is_err());
         assert!(Endpoint::parse_image("").is_err());
+    }
+
+    #[test]
+    fn docker_names_are_normalized_as_docker_does() {
+        for (input, expected) in [
+            (
+                "docker://alpine",
+                "docker://docker.io/library/alpine:latest",
+            ),
+            ("docker://alpine:3", "docker://docker.io/library/alpine:3"),
+            (
+                "docker://127.0.0.1:5000/a/b:v1",
+                "docker://127.0.0.1:5000/a/b:v1",
+            ),
+            ("docker://localhost/x", "docker://localhost/x:latest"),
+            (
+                "docker://quay.io/x@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                "docker://quay.io/x@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            ),
+        ] {
+            let endpoint = Endpoint::parse_image(input).unwrap();
+            assert!(matches!(endpoint, Endpoint::Docker(_)), "{input}");
+            assert_eq!(endpoint.to_string(), expected, "{input}");
+        }
     }
 }

@@ -236,6 +236,8 @@ pub(crate) fn referrers_among(
 pub struct LayoutDestination {
     layout: Layout,
     tag: Option<String>,
+    /// Referrers copied with the image, listed (untagged) after the root at commit.
+    referrers: std::sync::Mutex<Vec<Descriptor>>,
 }
 
 impl LayoutDestination {
@@ -245,12 +247,17 @@ impl LayoutDestination {
         Ok(LayoutDestination {
             layout: Layout::open_or_init(dir)?,
             tag,
+            referrers: std::sync::Mutex::default(),
         })
     }
 
     /// A destination writing into `layout`.
     pub fn new(layout: Layout, tag: Option<String>) -> LayoutDestination {
-        LayoutDestination { layout, tag }
+        LayoutDestination {
+            layout,
+            tag,
+            referrers: std::sync::Mutex::default(),
+        }
     }
 
     /// The layout written to.
@@ -280,8 +287,15 @@ impl Destination for LayoutDestination {
         Some(&self.layout)
     }
 
+    fn add_referrer(&self, referrer: &Descriptor) {
+        self.referrers.lock().expect("lock").push(referrer.clone());
+    }
+
     fn commit(self: Box<Self>, root: &Descriptor) -> Result<Descriptor, DestinationError> {
         set_entry(&self.layout, root, self.tag.as_deref())?;
+        for referrer in self.referrers.lock().expect("lock").iter() {
+            set_entry(&self.layout, referrer, None)?;
+        }
         Ok(root.clone())
     }
 

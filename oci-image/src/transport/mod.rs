@@ -9,6 +9,7 @@ pub(crate) mod docker_archive;
 pub(crate) mod endpoint;
 pub(crate) mod layout;
 pub(crate) mod oci_archive;
+pub(crate) mod registry;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,9 @@ pub use self::docker_archive::{DockerArchiveError, DockerArchiveSource};
 pub use self::endpoint::{Endpoint, EndpointError, TRANSPORTS};
 pub use self::layout::{LayoutDestination, LayoutSource};
 pub use self::oci_archive::{OciArchiveDestination, OciArchiveSource, archive_lock_path};
+pub use self::registry::{
+    RegistryDestination, RegistryError, RegistryOptions, RegistrySource, delete_image, list_tags,
+};
 use crate::layout::{IndexError, InitError, Layout, LockError, OpenError, WriteError};
 use crate::resolve::ResolveError;
 use crate::tar_index::TarIndexError;
@@ -72,6 +76,10 @@ pub enum Damage {
     /// The layout's store holds something that cannot be the blob.
     #[error(transparent)]
     Store(oci_digest::OpenError),
+    /// The registry sent something that cannot be the blob (a digest header that does not
+    /// match, a manifest over the limit).
+    #[error("the registry's answer does not match")]
+    Registry(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// No CAS engine sent the blob's bytes (a longer body).
     #[error("no CAS engine sent its {size} bytes")]
     CasLength {
@@ -291,12 +299,16 @@ pub trait Source: Send + Sync {
 }
 
 /// Turns an error met while reading a blob into a [`BlobOpenError`]: a digest or size
-/// mismatch is [`BlobOpenError::Damaged`], anything else [`BlobOpenError::Unavailable`].
+/// mismatch (found by the reader, or by a registry client) is
+/// [`BlobOpenError::Damaged`], anything else [`BlobOpenError::Unavailable`].
 pub fn read_error<S: Source + ?Sized>(
     source: &S,
     descriptor: &Descriptor,
     error: &io::Error,
 ) -> BlobOpenError {
+    if let Some(e) = registry::content_error(error) {
+        return BlobOpenError::damaged(source, &descriptor.digest, Damage::Registry(Box::new(e)));
+    }
     match oci_digest::VerifyError::from_io(error) {
         Some(v) => BlobOpenError::damaged(source, &descriptor.digest, v.clone()),
         None => BlobOpenError::unavailable(
@@ -334,6 +346,9 @@ pub enum SourceError {
     /// The local discovery configuration could not be read.
     #[error("cannot load the discovery configuration")]
     DiscoveryConfig(#[source] oci_naming::LocalConfigError),
+    /// The registry could not be reached, or has no such image.
+    #[error(transparent)]
+    Registry(Box<RegistryError>),
     /// `discover:` names a source only.
     #[error("discover:{name} cannot be written to")]
     NotWritable {
@@ -391,6 +406,7 @@ impl SourceError {
             SourceError::DockerArchive(e) => e.is_check_failure(),
             SourceError::Blob(e) => e.is_check_failure(),
             SourceError::Discover(e) => e.is_check_failure(),
+            SourceError::Registry(e) => e.is_check_failure(),
             SourceError::Endpoint(_)
             | SourceError::Unavailable { .. }
             | SourceError::DiscoveryConfig(_)
@@ -410,6 +426,8 @@ pub enum Transport {
     DockerArchive,
     /// `discover:`, DNS-federated discovery.
     Discover,
+    /// `docker://`, a registry.
+    Docker,
 }
 
 impl std::fmt::Display for Transport {
@@ -419,6 +437,7 @@ impl std::fmt::Display for Transport {
             Transport::OciArchive => "oci-archive",
             Transport::DockerArchive => "docker-archive",
             Transport::Discover => "discover",
+            Transport::Docker => "docker",
         })
     }
 }
@@ -446,6 +465,8 @@ pub struct OpenOptions {
     /// The discoverer for `discover:` names (client options, local configuration,
     /// limits); `None`: default client options and the XDG configuration.
     pub discoverer: Option<oci_registry::discovery::Discoverer>,
+    /// How a `docker://` source is reached.
+    pub registry: RegistryOptions,
 }
 
 impl OpenOptions {
@@ -511,6 +532,10 @@ pub fn open_endpoint(
         Endpoint::Discover(name) => {
             Box::new(DiscoverSource::open_all(name, options.discoverer()?)?)
         }
+        Endpoint::Docker(reference) => Box::new(
+            RegistrySource::open(reference, &options.registry)
+                .map_err(|e| SourceError::Registry(Box::new(e)))?,
+        ),
     })
 }
 
@@ -588,6 +613,14 @@ pub trait Destination: Send + Sync {
             .is_some_and(|layout| layout::has_blob(layout, descriptor))
     }
 
+    /// Makes the blob available without reading it, by a cross-repository mount from
+    /// `source` where both are repositories of the same registry; `Ok(false)` when it
+    /// cannot (the default), and the blob is then copied.
+    fn mount_blob(&self, descriptor: &Descriptor, source: &dyn Source) -> Result<bool, PutError> {
+        let _ = (descriptor, source);
+        Ok(false)
+    }
+
     /// Stores a blob read from `reader`, verified against the descriptor's digest and size
     /// while it streams; nothing is published on a mismatch.
     fn put_blob(&self, descriptor: &Descriptor, reader: &mut dyn Read) -> Result<(), PutError> {
@@ -599,6 +632,15 @@ pub trait Destination: Send + Sync {
     fn blob_sink(&self, algorithm: Algorithm) -> Result<Box<dyn BlobSink + '_>, PutError> {
         let layout = self.staging().ok_or_else(no_staging)?;
         Ok(Box::new(layout.blobs().writer_unhashed(algorithm)?))
+    }
+
+    /// Records `referrer` (a manifest stored with [`put_blob`](Destination::put_blob),
+    /// whose `subject` is a stored manifest) so that [`commit`](Destination::commit) lists
+    /// it where the transport lists referrers (a layout's `index.json`, untagged). The
+    /// default does nothing: a registry indexes referrers itself (or the destination
+    /// updates the tag fallback as it stores them), and a docker-archive holds none.
+    fn add_referrer(&self, referrer: &Descriptor) {
+        let _ = referrer;
     }
 
     /// Names `root` (under the tag the destination was opened with), after every blob
@@ -756,6 +798,18 @@ pub enum DestinationError {
         #[source]
         source: io::Error,
     },
+    /// The registry could not be reached or refused the destination.
+    #[error(transparent)]
+    Open(Box<RegistryError>),
+    /// The registry refused a manifest or the tag.
+    #[error("cannot write {destination}")]
+    Registry {
+        /// The destination.
+        destination: String,
+        /// The registry's answer.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl DestinationError {
@@ -772,7 +826,9 @@ impl DestinationError {
                 matches!(**source, PutError::Mismatch(_) | PutError::Unverifiable(_))
             }
             DestinationError::DockerArchive(e) => e.is_check_failure(),
+            DestinationError::Open(e) => e.is_check_failure(),
             DestinationError::Endpoint(_)
+            | DestinationError::Registry { .. }
             | DestinationError::DigestReference { .. }
             | DestinationError::NotWritable { .. }
             | DestinationError::NoManifests { .. }
@@ -785,8 +841,9 @@ impl DestinationError {
 }
 
 /// Opens `image` for writing: `oci:DIR[:TAG]` (the layout created when missing),
-/// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:NAME:TAG]`, or a bare `DIR[:TAG]`.
-/// Temp files go beside the destination.
+/// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:NAME:TAG]`, `docker://HOST/REPO[:TAG]`
+/// (with default registry options), or a bare `DIR[:TAG]`. Temp files go beside the
+/// destination.
 pub fn open_destination(image: &str) -> Result<Box<dyn Destination>, DestinationError> {
     open_endpoint_destination(&Endpoint::parse_image(image)?)
 }
@@ -795,7 +852,26 @@ pub fn open_destination(image: &str) -> Result<Box<dyn Destination>, Destination
 pub fn open_endpoint_destination(
     endpoint: &Endpoint,
 ) -> Result<Box<dyn Destination>, DestinationError> {
+    open_endpoint_destination_with(endpoint, &RegistryOptions::default())
+}
+
+/// Opens a parsed endpoint for writing, a `docker://` one with `registry`'s options.
+pub fn open_endpoint_destination_with(
+    endpoint: &Endpoint,
+    registry: &RegistryOptions,
+) -> Result<Box<dyn Destination>, DestinationError> {
     Ok(match endpoint {
+        Endpoint::Docker(reference) => {
+            if reference.digest().is_some() {
+                return Err(DestinationError::DigestReference {
+                    destination: endpoint.clone(),
+                });
+            }
+            Box::new(
+                RegistryDestination::open(reference, registry)
+                    .map_err(|e| DestinationError::Open(Box::new(e)))?,
+            )
+        }
         Endpoint::Oci(name) => {
             let tag = destination_tag(endpoint, name.reference.as_ref())?;
             Box::new(LayoutDestination::open(&name.dir, tag)?)

@@ -411,6 +411,8 @@ fn write(layout: &Layout, file: &Path) -> Result<(), DestinationError> {
 pub struct OciArchiveDestination {
     file: PathBuf,
     tag: Option<String>,
+    /// Referrers copied with the image, listed (untagged) after the root at commit.
+    referrers: std::sync::Mutex<Vec<Descriptor>>,
     layout: Layout,
     _scratch: tempfile::TempDir,
     _lock: ArchiveLock,
@@ -430,6 +432,7 @@ impl OciArchiveDestination {
         Ok(OciArchiveDestination {
             file: file.to_path_buf(),
             tag,
+            referrers: std::sync::Mutex::default(),
             layout,
             _scratch: scratch,
             _lock: lock,
@@ -525,8 +528,15 @@ impl Destination for OciArchiveDestination {
         Some(&self.layout)
     }
 
+    fn add_referrer(&self, referrer: &Descriptor) {
+        self.referrers.lock().expect("lock").push(referrer.clone());
+    }
+
     fn commit(self: Box<Self>, root: &Descriptor) -> Result<Descriptor, DestinationError> {
         set_entry(&self.layout, root, self.tag.as_deref())?;
+        for referrer in self.referrers.lock().expect("lock").iter() {
+            set_entry(&self.layout, referrer, None)?;
+        }
         write(&self.layout, &self.file)?;
         Ok(root.clone())
     }

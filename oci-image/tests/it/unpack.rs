@@ -265,6 +265,20 @@ fn damaged(test: &str, damage: impl Fn(&Path)) -> (UnpackError, Descriptor) {
     );
     assert!(!dest.exists());
     only(&out, &[]);
+    // Fetched ahead by threads, the same error and nothing left.
+    let options = UnpackOptions {
+        prefetch: 2,
+        ..UnpackOptions::default()
+    };
+    let ahead = unpack(&*src(&layout, "t"), &dest, &options).expect_err("damaged layer");
+    assert_eq!(ahead.to_string(), e.to_string());
+    assert_eq!(
+        std::mem::discriminant(&ahead),
+        std::mem::discriminant(&e),
+        "{ahead:?} / {e:?}"
+    );
+    assert!(!dest.exists());
+    only(&out, &[]);
     (e, layer)
 }
 
@@ -521,6 +535,19 @@ fn layers_with_whiteouts_give_the_last_tree() {
         std::fs::read_to_string(dest.join("var/cache")).expect("read"),
         "now a file"
     );
+    // Layers fetched ahead by threads are still applied in order: the same tree.
+    for prefetch in [1, 2, 8] {
+        let ahead = work.join(format!("ahead-{prefetch}"));
+        let options = UnpackOptions {
+            prefetch,
+            ..UnpackOptions::default()
+        };
+        let unpacked = unpack(&*src(&layout, "t"), &ahead, &options).expect("unpack");
+        assert_eq!(unpacked.layers, 3);
+        let mut again = snapshot(&ahead);
+        again.retain(|k, _| !k.is_empty());
+        assert_eq!(again, got, "prefetch {prefetch}");
+    }
 }
 
 #[test]

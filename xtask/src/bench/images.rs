@@ -408,14 +408,14 @@ for layer in "$@"; do pigz -dc "$layer" | openssl dgst -sha256 > /dev/null; done
 }
 
 /// `/proc/loadavg`'s three averages.
-fn load_average() -> String {
+pub(super) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-fn remove(path: &Path) -> anyhow::Result<()> {
+pub(super) fn remove(path: &Path) -> anyhow::Result<()> {
     match std::fs::remove_dir_all(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -424,14 +424,14 @@ fn remove(path: &Path) -> anyhow::Result<()> {
 }
 
 /// A layer of an image, as its manifest says.
-struct Layer {
-    media_type: String,
-    digest: String,
-    size: u64,
+pub(super) struct Layer {
+    pub(super) media_type: String,
+    pub(super) digest: String,
+    pub(super) size: u64,
 }
 
 /// The layers of the image tagged `tag` in the layout at `dir` (an image manifest).
-fn layers_of(dir: &Path, tag: &str) -> anyhow::Result<Vec<Layer>> {
+pub(super) fn layers_of(dir: &Path, tag: &str) -> anyhow::Result<Vec<Layer>> {
     let read_json = |path: &Path| -> anyhow::Result<serde_json::Value> {
         let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
         serde_json::from_slice(&bytes).with_context(|| format!("parse {}", path.display()))
@@ -461,7 +461,7 @@ fn layers_of(dir: &Path, tag: &str) -> anyhow::Result<Vec<Layer>> {
 }
 
 /// The runs of one command.
-struct Series(Vec<Measure>);
+pub(super) struct Series(Vec<Measure>);
 
 impl Series {
     fn median_of(&self, f: impl Fn(&Measure) -> f64) -> f64 {
@@ -475,19 +475,19 @@ impl Series {
         }
     }
 
-    fn median_secs(&self) -> f64 {
+    pub(super) fn median_secs(&self) -> f64 {
         self.median_of(|m| m.secs)
     }
 
-    fn median_cpu(&self) -> f64 {
+    pub(super) fn median_cpu(&self) -> f64 {
         self.median_of(|m| m.cpu)
     }
 
-    fn min_secs(&self) -> f64 {
+    pub(super) fn min_secs(&self) -> f64 {
         self.0.iter().map(|m| m.secs).fold(f64::INFINITY, f64::min)
     }
 
-    fn max_rss_mib(&self) -> f64 {
+    pub(super) fn max_rss_mib(&self) -> f64 {
         self.0.iter().map(|m| m.rss_kib).max().unwrap_or(0) as f64 / 1024.0
     }
 }
@@ -496,7 +496,7 @@ impl Series {
 /// number) and runs it, measured. The order alternates from round to round, so that what
 /// slows down the first command of a round (inodes freed by an earlier removal, which ext4
 /// skips for up to a few minutes when allocating) does not always fall on the same side.
-fn interleaved<const N: usize>(
+pub(super) fn interleaved<const N: usize>(
     runs: usize,
     mut sides: [&mut dyn FnMut(usize) -> anyhow::Result<Command>; N],
 ) -> anyhow::Result<[Series; N]> {

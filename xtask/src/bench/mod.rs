@@ -1,4 +1,4 @@
-//! `cargo xtask bench [digest|layers|images|sign]`: side-by-side benchmarks against the peers.
+//! `cargo xtask bench [digest|layers|images|registry|sign]`: side-by-side benchmarks against the peers.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ mod digest;
 mod images;
 mod layers_apply;
 mod layers_create;
+mod registry;
 mod sign;
 
 /// Runs the named benchmarks (all when none is named).
@@ -27,6 +28,9 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
     }
     if wants("images") {
         ok &= images::run()?;
+    }
+    if wants("registry") {
+        ok &= registry::run()?;
     }
     if wants("sign") {
         ok &= sign::run()?;
