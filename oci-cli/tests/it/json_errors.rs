@@ -170,6 +170,20 @@ fn every_json_command_prints_one_error_object_on_failure() {
             &["logout", "127.0.0.1:1", "--authfile", &dest("auth.json")],
             2,
         ),
+        (
+            &["tags", "docker://127.0.0.1:1/app", "--retry-times", "0"],
+            2,
+        ),
+        (
+            &[
+                "delete",
+                "docker://127.0.0.1:1/app:v1",
+                "--retry-times",
+                "0",
+            ],
+            2,
+        ),
+        (&["referrers", &missing_ref], 2),
     ];
     for (args, code) in cases {
         check(args, *code);
