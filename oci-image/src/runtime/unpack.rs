@@ -132,7 +132,7 @@ pub struct UnpackOptions {
     /// Progress observer.
     pub progress: Progress,
     /// Layers fetched ahead while earlier ones are applied (each through a bounded
-    /// in-memory queue of [`PREFETCH_CHUNK`] chunks, nothing written to disk); 0 reads
+    /// in-memory queue of 1 MiB chunks, nothing written to disk); 0 reads
     /// each layer only when it is applied. Worth it where the source is remote (a
     /// registry): the fetch and its digest check run beside decompression and writes.
     pub prefetch: usize,
